@@ -1,0 +1,52 @@
+"""snnsim: spiking neural networks that learn by spike-timing-dependent plasticity.
+
+Build a :class:`Network` of populations (:class:`LIF`, :class:`AdaptiveLIF`,
+:class:`PoissonInput`, :class:`SpikeSource`), connect them with connectivity rules,
+weights, delays and plasticity rules, record what you need and ``run``.  All quantities
+are SI floats; :mod:`snnsim.units` has the scale constants.
+
+Importing snnsim never imports Brian2 or numba-cuda; submodules ``plot``, ``datasets``,
+``io`` and the application layer are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import units
+from .connectivity import AllToAll, ConnectivityRule, FixedInDegree, FixedProbability, FromArrays, OneToOne
+from .distributions import Constant, Distribution, Normal, Uniform
+from .engines import available_engines, get_engine
+from .errors import (DataError, EngineError, EngineUnavailableError, FileFormatError, NetworkError,
+                     ParameterError, RecordingError, SnnsimError, SnnsimWarning)
+from .inputs import PoissonInput, SpikeSource
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .network import Network, Population, Projection
+from .neurons import LIF, AdaptiveLIF
+from .plasticity import DiehlCookSTDP, PairSTDP, PlasticityRule, TripletSTDP, WeightNormalization
+from .results import PopulationRate, Result, SpikeTrains, StateTrace
+from .synapses import Conductance, Current
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Network", "Population", "Projection",
+    "LIF", "AdaptiveLIF", "Current", "Conductance", "PoissonInput", "SpikeSource",
+    "ConnectivityRule", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FromArrays",
+    "Distribution", "Constant", "Uniform", "Normal",
+    "PlasticityRule", "PairSTDP", "TripletSTDP", "DiehlCookSTDP", "WeightNormalization",
+    "Result", "SpikeTrains", "StateTrace", "PopulationRate",
+    "SpikeMonitor", "StateMonitor", "RateMonitor",
+    "SnnsimError", "ParameterError", "NetworkError", "RecordingError", "EngineError",
+    "EngineUnavailableError", "DataError", "FileFormatError", "SnnsimWarning",
+    "units", "get_engine", "available_engines", "__version__",
+]
+
+_LAZY = ("plot", "datasets", "encoding", "readout", "classifier", "baselines", "io", "models",
+         "experiments")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'snnsim' has no attribute {name!r}")

@@ -1,0 +1,143 @@
+"""Engines: one contract, several implementations.
+
+An engine has a ``name`` and ``prepare(plan, **options) -> Simulation``.  A simulation has
+``run(n_steps, recording)`` (advance the plan's state by ``n_steps`` steps and append what
+the recorders see to ``recording``), ``pull()`` (copy any state it keeps elsewhere back into
+the plan) and nothing else.  Engines know nothing of data sets or readouts.
+
+``get_engine(name)`` imports an engine module only when it is asked for, so importing
+snnsim never imports optional dependencies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import EngineUnavailableError, ParameterError
+from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
+
+__all__ = ["get_engine", "available_engines", "RecordingSpec", "RunRecording", "ENGINES"]
+
+# name -> (module, class, required import, extra to install)
+ENGINES: dict[str, tuple[str, str, str | None, str | None]] = {
+    "numba": ("snnsim.engines.numba_cpu", "NumbaEngine", None, None),
+    "reference": ("snnsim.engines.reference", "ReferenceEngine", None, None),
+}
+
+
+def available_engines() -> dict[str, str]:
+    """Each registered engine with ``"available"`` or the reason it is not."""
+    out = {}
+    for name, (_mod, _cls, needs, extra) in ENGINES.items():
+        if needs is None or importlib.util.find_spec(needs) is not None:
+            out[name] = "available"
+        else:
+            out[name] = f"needs {needs}: pip install \"snnsim[{extra}]\""
+    return out
+
+
+def get_engine(name: str):
+    """Return an engine instance by name (raises EngineUnavailableError if not installed)."""
+    if name not in ENGINES:
+        hint = difflib.get_close_matches(str(name), list(ENGINES), n=1)
+        raise ParameterError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}"
+                             + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    module, cls, needs, extra = ENGINES[name]
+    if needs is not None and importlib.util.find_spec(needs) is None:
+        raise EngineUnavailableError(f"engine {name!r} needs {needs}: pip install \"snnsim[{extra}]\"")
+    return getattr(importlib.import_module(module), cls)()
+
+
+@dataclass
+class RecordingSpec:
+    """What the network's recorders ask for, as flat arrays (rebuilt when recorders change)."""
+
+    rec_mask: np.ndarray         # uint8[N]: record spikes of this neuron
+    rec_per_step: int            # most spikes that can be recorded in one step
+    srec_var: np.ndarray         # int64[K]: state row of each recorded (variable, neuron)
+    srec_idx: np.ndarray         # int64[K]: global neuron index
+    srec_every: np.ndarray       # int64[K]: sampling period (steps)
+    rrec_pop: np.ndarray         # int64[Kr]: populations with rate recorders
+    monitors: list               # [(handle, info)]
+
+    @classmethod
+    def build(cls, net, plan) -> "RecordingSpec":
+        from ..plan import STATE_ROWS
+        N = plan.n_neurons
+        mask = np.zeros(N, dtype=np.uint8)
+        var, idx, every, rpop, mons = [], [], [], [], []
+        for h in net.monitors:
+            pop = net[h.population]
+            lo = pop._lo
+            if isinstance(h, SpikeMonitor):
+                if h.indices is None:
+                    mask[lo:lo + pop.n] = 1
+                else:
+                    mask[lo + h.indices] = 1
+                mons.append((h, {"lo": lo, "n": pop.n}))
+            elif isinstance(h, StateMonitor):
+                rows = {}
+                for v in h.variables:
+                    rows[v] = (len(var), h.indices.size)
+                    var.extend([STATE_ROWS[v]] * h.indices.size)
+                    idx.extend((lo + h.indices).tolist())
+                    every.extend([h.every] * h.indices.size)
+                mons.append((h, {"rows": rows}))
+            elif isinstance(h, RateMonitor):
+                mons.append((h, {"row": len(rpop), "n": pop.n}))
+                rpop.append(pop.index)
+        as64 = lambda a: np.asarray(a, dtype=np.int64)
+        return cls(rec_mask=mask, rec_per_step=int(mask.sum()), srec_var=as64(var),
+                   srec_idx=as64(idx), srec_every=as64(every), rrec_pop=as64(rpop), monitors=mons)
+
+    def start(self, n_steps: int, step0: int) -> "RunRecording":
+        return RunRecording(self, n_steps, step0)
+
+
+class RunRecording:
+    """Buffers of one ``Network.run`` call; engines append into them."""
+
+    def __init__(self, spec: RecordingSpec, n_steps: int, step0: int):
+        self.spec = spec
+        self.n_steps = n_steps
+        self.base = step0
+        n_samples = -(-n_steps // np.maximum(spec.srec_every, 1))
+        self.srec_off = np.zeros(spec.srec_var.size, dtype=np.int64)
+        if n_samples.size:
+            np.cumsum(n_samples[:-1], out=self.srec_off[1:])
+        self.srec_out = np.zeros(int(n_samples.sum()))
+        self.rrec_out = np.zeros((spec.rrec_pop.size, n_steps), dtype=np.int64)
+        cap = max(4096, 4 * spec.rec_per_step) if spec.rec_per_step else 1
+        self.spk_t = np.zeros(cap, dtype=np.int64)
+        self.spk_i = np.zeros(cap, dtype=np.int64)
+        self.spk_n = np.zeros(1, dtype=np.int64)
+        self.layout = {}
+        for h, info in spec.monitors:
+            info = dict(info)
+            if isinstance(h, StateMonitor):
+                ns = int(-(-n_steps // h.every))
+                info["n_samples"] = ns
+                info["rows"] = {v: (int(self.srec_off[r0]) if count else 0, count)
+                                for v, (r0, count) in info["rows"].items()}
+            self.layout[h.id] = (h, info)
+
+    def ensure_room(self) -> None:
+        """Grow the spike buffer (doubling) so that one more step always fits."""
+        need = int(self.spk_n[0]) + self.spec.rec_per_step
+        if need > self.spk_t.size:
+            cap = max(2 * self.spk_t.size, need)
+            for name in ("spk_t", "spk_i"):
+                old = getattr(self, name)
+                new = np.zeros(cap, dtype=np.int64)
+                new[:old.size] = old
+                setattr(self, name, new)
+
+    def finish(self) -> dict:
+        n = int(self.spk_n[0])
+        return {"spk_t": self.spk_t[:n].copy(), "spk_i": self.spk_i[:n].copy(),
+                "srec_out": self.srec_out, "rrec_out": self.rrec_out}

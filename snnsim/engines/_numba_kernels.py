@@ -1,0 +1,591 @@
+"""Numba kernels of the ``numba`` engine: the whole time loop in compiled code.
+
+The kernels take the flat arrays of a :class:`~snnsim.plan.Plan` (column layouts are
+the constants of :mod:`snnsim.plan`) and update them in place.  One step ``n`` (time
+``t = n dt``) does, in this order:
+
+1. plastic projections: store last step's presynaptic traces in the history ring, decay
+   all traces by one step; automatic weight normalisation if due;
+2. arrivals: every spike emitted at step ``n - d`` walks the part of its CSR row whose
+   delay is ``d`` and adds each weight to the target's channel (then, for plastic
+   projections with ``timing='arrival'``, applies depression);
+3. state recording (values at time ``t``, after arrivals);
+4. neuron update from ``t`` to ``t + dt`` (exact for current synapses, exponential Euler
+   for conductances), threshold, reset; inputs emit their spikes;
+5. plasticity at this step's spikes: presynaptic side first (emission-time depression,
+   trace jumps), then postsynaptic side (potentiation walking the CSC column);
+6. spike and rate recording.
+
+Only spiking neurons' rows and columns are walked; per step the cost is O(neurons +
+spikes x fan-out).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..plan import (I_NEXT, I_REF, KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE,
+                    PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
+                    PF_VREST, PF_VTH, PI_ADAPT, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
+                    PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
+                    QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
+                    QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_EMISSION, QI_HOFF, QI_NDEL,
+                    QI_NORM_EVERY, QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
+                    QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V)
+from ._fastmath import vexp
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_INNER = dict(_JIT, no_cpython_wrapper=True)  # called from compiled code only
+_NEVER = np.int64(2 ** 62)
+
+
+# --- random numbers: xoshiro256** per population ----------------------------------------
+
+@nb.njit(**_INNER)
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@nb.njit(**_INNER)
+def _next_u64(rng, p):
+    s0 = rng[p, 0]
+    s1 = rng[p, 1]
+    s2 = rng[p, 2]
+    s3 = rng[p, 3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    rng[p, 0] = s0
+    rng[p, 1] = s1
+    rng[p, 2] = s2
+    rng[p, 3] = s3
+    return result
+
+
+@nb.njit(**_INNER)
+def _uniform_open0(rng, p):
+    """Uniform double in (0, 1]."""
+    return 1.0 - np.float64(_next_u64(rng, p) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(**_INNER)
+def _geometric(rng, p, prob, logq):
+    """Steps to the next spike of a Bernoulli(prob)-per-step process (>= 1)."""
+    if prob <= 0.0:
+        return _NEVER
+    if prob >= 1.0:
+        return np.int64(1)
+    k = 1.0 + math.floor(math.log(_uniform_open0(rng, p)) / logq)
+    if k > 4.0e18:
+        return _NEVER
+    return np.int64(k)
+
+
+# --- weight updates ------------------------------------------------------------------------
+
+@nb.njit(**_INNER)
+def _clip(w, lo, hi):
+    return min(max(w, lo), hi)
+
+
+@nb.njit(**_INNER)
+def _ltd(w, y1, x2b, a2m, a3m, wmin, wmax, mult, mu):
+    dw = y1 * (a2m + a3m * x2b)
+    if mult:
+        base = max(w - wmin, 0.0)
+        dw *= base if mu == 1.0 else base ** mu
+    return _clip(w - dw, wmin, wmax)
+
+
+@nb.njit(**_INNER)
+def _ltp(w, x1, y2b, a2p, a3p, wmin, wmax, mult, mu):
+    dw = x1 * (a2p + a3p * y2b)
+    if mult:
+        base = max(wmax - w, 0.0)
+        dw *= base if mu == 1.0 else base ** mu
+    return _clip(w + dw, wmin, wmax)
+
+
+# --- neuron updates (vectorisable loops) ----------------------------------------------------
+
+@nb.njit(**_INNER)
+def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pm, pe, pi_, ke, ki, pth):
+    for i in range(lo, hi):
+        r = ref[i]
+        vi = v[i]
+        gei = ge[i]
+        gii = gi[i]
+        vinf = vrest + bias[i]
+        vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
+        t = th[i] * pth
+        th[i] = t
+        v[i] = vn if r == 0 else vi
+        ref[i] = r - 1 if r > 0 else 0
+        ge[i] = gei * pe
+        gi[i] = gii * pi_
+        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+
+
+@nb.njit(parallel=True, **_INNER)
+def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pm, pe, pi_, ke, ki, pth):
+    for i in nb.prange(lo, hi):
+        r = ref[i]
+        vi = v[i]
+        gei = ge[i]
+        gii = gi[i]
+        vinf = vrest + bias[i]
+        vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
+        t = th[i] * pth
+        th[i] = t
+        v[i] = vn if r == 0 else vi
+        ref[i] = r - 1 if r > 0 else 0
+        ge[i] = gei * pe
+        gi[i] = gii * pi_
+        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+
+
+@nb.njit(**_INNER)
+def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pe, pi_, ee, ei,
+                        dttau, pth):
+    for i in range(lo, hi):
+        r = ref[i]
+        vi = v[i]
+        gei = ge[i]
+        gii = gi[i]
+        gs = 1.0 + gei + gii
+        vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+        vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+        t = th[i] * pth
+        th[i] = t
+        v[i] = vn if r == 0 else vi
+        ref[i] = r - 1 if r > 0 else 0
+        ge[i] = gei * pe
+        gi[i] = gii * pi_
+        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+
+
+@nb.njit(parallel=True, **_INNER)
+def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pe, pi_, ee, ei,
+                            dttau, pth):
+    for i in nb.prange(lo, hi):
+        r = ref[i]
+        vi = v[i]
+        gei = ge[i]
+        gii = gi[i]
+        gs = 1.0 + gei + gii
+        vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+        vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+        t = th[i] * pth
+        th[i] = t
+        v[i] = vn if r == 0 else vi
+        ref[i] = r - 1 if r > 0 else 0
+        ge[i] = gei * pe
+        gi[i] = gii * pi_
+        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+
+
+# --- helpers callable from Python -----------------------------------------------------------
+
+@nb.njit(**_JIT)
+def normalize_columns(w, col_ptr, col_syn, coloff, n_post, target):
+    """Scale each postsynaptic neuron's incoming weights to sum to ``target`` (skip zero sums)."""
+    for j in range(n_post):
+        c0 = col_ptr[coloff + j]
+        c1 = col_ptr[coloff + j + 1]
+        s = 0.0
+        for c in range(c0, c1):
+            s += w[col_syn[c]]
+        if s > 0.0:
+            f = target / s
+            for c in range(c0, c1):
+                w[col_syn[c]] *= f
+
+
+@nb.njit(**_JIT)
+def redraw_poisson(pop_i, st, ist, rng, n0):
+    """Draw every Poisson neuron's next spike step afresh, counted from step ``n0``."""
+    for p in range(pop_i.shape[0]):
+        if pop_i[p, PI_KIND] == KIND_POISSON and pop_i[p, PI_REDRAW] != 0:
+            lo = pop_i[p, PI_OFF]
+            for i in range(lo, lo + pop_i[p, PI_N]):
+                ist[I_NEXT, i] = n0 - 1 + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+            pop_i[p, PI_REDRAW] = 0
+
+
+# --- the phases of one step -------------------------------------------------------------------
+
+@nb.njit(**_INNER)
+def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
+    """Store last step's presynaptic traces in the history ring, decay traces; normalise."""
+    for q in range(prj_i.shape[0]):
+        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
+            continue
+        npre = pop_i[prj_i[q, QI_PRE], PI_N]
+        npost = pop_i[prj_i[q, QI_POST], PI_N]
+        xo = prj_i[q, QI_XOFF]
+        yo = prj_i[q, QI_YOFF]
+        px1 = prj_f[q, QF_PX1]
+        px2 = prj_f[q, QF_PX2]
+        if prj_i[q, QI_EMISSION] == 0:
+            hb = prj_i[q, QI_HOFF] + ((n - 1) % R) * npre
+            for i in range(npre):
+                hx[0, hb + i] = xtr[0, xo + i]
+                hx[1, hb + i] = xtr[1, xo + i]
+        for i in range(npre):
+            xtr[0, xo + i] *= px1
+            xtr[1, xo + i] *= px2
+        py1 = prj_f[q, QF_PY1]
+        py2 = prj_f[q, QF_PY2]
+        for j in range(npost):
+            ytr[0, yo + j] *= py1
+            ytr[1, yo + j] *= py2
+    for q in range(prj_i.shape[0]):
+        every = prj_i[q, QI_NORM_EVERY]
+        if every > 0 and n % every == 0:
+            normalize_columns(w, col_ptr, col_syn, prj_i[q, QI_COLOFF],
+                              pop_i[prj_i[q, QI_POST], PI_N], prj_f[q, QF_NORM_TARGET])
+
+
+@nb.njit(**_INNER)
+def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
+                    ytr, hx):
+    """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
+    for q in range(prj_i.shape[0]):
+        pre = prj_i[q, QI_PRE]
+        poff = pop_i[pre, PI_OFF]
+        npre = pop_i[pre, PI_N]
+        qoff = pop_i[prj_i[q, QI_POST], PI_OFF]
+        tgt = st[S_GE + prj_i[q, QI_CHAN]]
+        doff = prj_i[q, QI_DOFF]
+        segoff = prj_i[q, QI_SEGOFF]
+        ltd_here = (prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0
+                    and prj_i[q, QI_EMISSION] == 0)
+        for di in range(prj_i[q, QI_NDEL]):
+            d = delays[doff + di]
+            src = (n - d) % R
+            c = hist_cnt[src, pre]
+            if c == 0:
+                continue
+            base = segoff + di * npre
+            if not ltd_here:
+                for m in range(c):
+                    i = hist[src, poff + m]
+                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+                        tgt[qoff + syn_post[k]] += w[k]
+            else:
+                yo = prj_i[q, QI_YOFF]
+                hb = prj_i[q, QI_HOFF] + ((n - d - 1) % R) * npre
+                a2m = prj_f[q, QF_A2M]
+                a3m = prj_f[q, QF_A3M]
+                wmin = prj_f[q, QF_WMIN]
+                wmax = prj_f[q, QF_WMAX]
+                mult = prj_f[q, QF_MULT] != 0.0
+                mu = prj_f[q, QF_MU]
+                px2 = prj_f[q, QF_PX2]
+                for m in range(c):
+                    i = hist[src, poff + m]
+                    x2b = hx[1, hb + i] * px2
+                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+                        j = syn_post[k]
+                        tgt[qoff + j] += w[k]
+                        w[k] = _ltd(w[k], ytr[0, yo + j], x2b, a2m, a3m, wmin, wmax, mult, mu)
+
+
+@nb.njit(**_INNER)
+def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag):
+    """Collect the neurons of LIF population p flagged as spiking; reset them. Returns count."""
+    lo = pop_i[p, PI_OFF]
+    hi = lo + pop_i[p, PI_N]
+    vreset = pop_f[p, PF_VRESET]
+    rsteps = pop_i[p, PI_REF]
+    thplus = pop_f[p, PF_THPLUS] if (pop_i[p, PI_ADAPT] != 0 and pop_i[p, PI_FROZEN] == 0) else 0.0
+    cnt = 0
+    for i in range(lo, hi):
+        if flag[i] != 0:
+            hist[slot, lo + cnt] = i - lo
+            cnt += 1
+            v[i] = vreset
+            ref[i] = rsteps
+            th[i] += thplus
+    return cnt
+
+
+@nb.njit(**_INNER)
+def _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx, hist):
+    """Spikes of input population p at step n into the history ring. Returns count."""
+    lo = pop_i[p, PI_OFF]
+    hi = lo + pop_i[p, PI_N]
+    cnt = 0
+    if pop_i[p, PI_KIND] == KIND_POISSON:
+        for i in range(lo, hi):
+            if ist[I_NEXT, i] == n:
+                hist[slot, lo + cnt] = i - lo
+                cnt += 1
+                ist[I_NEXT, i] = n + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+    else:
+        ptr = pop_i[p, PI_SRC_PTR]
+        end = pop_i[p, PI_SRC_HI]
+        while ptr < end and src_step[ptr] < n:
+            ptr += 1
+        while ptr < end and src_step[ptr] == n:
+            hist[slot, lo + cnt] = src_idx[ptr]
+            cnt += 1
+            ptr += 1
+        pop_i[p, PI_SRC_PTR] = ptr
+    return cnt
+
+
+@nb.njit(**_INNER)
+def _phase_neurons(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt, flag):
+    """Integrate neurons from n*dt to (n+1)*dt, threshold and reset; inputs emit spikes."""
+    v = st[S_V]
+    ge = st[S_GE]
+    gi = st[S_GI]
+    th = st[S_THETA]
+    bias = st[S_BIAS]
+    ref = ist[I_REF]
+    for p in range(pop_i.shape[0]):
+        kind = pop_i[p, PI_KIND]
+        lo = pop_i[p, PI_OFF]
+        hi = lo + pop_i[p, PI_N]
+        pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+        if kind == KIND_CUR:
+            _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
+                            pop_f[p, PF_VTH], pop_f[p, PF_PM], pop_f[p, PF_PE], pop_f[p, PF_PI],
+                            pop_f[p, PF_KE], pop_f[p, PF_KI], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        elif kind == KIND_COND:
+            _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
+                                pop_f[p, PF_VTH], pop_f[p, PF_PE], pop_f[p, PF_PI],
+                                pop_f[p, PF_EE], pop_f[p, PF_EI], pop_f[p, PF_DTTAU], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        else:
+            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx,
+                                              hist)
+
+
+@nb.njit(**_INNER)
+def _phase_neurons_par(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+                       flag):
+    """As _phase_neurons, with the neuron updates spread over threads."""
+    v = st[S_V]
+    ge = st[S_GE]
+    gi = st[S_GI]
+    th = st[S_THETA]
+    bias = st[S_BIAS]
+    ref = ist[I_REF]
+    for p in range(pop_i.shape[0]):
+        kind = pop_i[p, PI_KIND]
+        lo = pop_i[p, PI_OFF]
+        hi = lo + pop_i[p, PI_N]
+        pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+        if kind == KIND_CUR:
+            _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
+                                pop_f[p, PF_VTH], pop_f[p, PF_PM], pop_f[p, PF_PE], pop_f[p, PF_PI],
+                                pop_f[p, PF_KE], pop_f[p, PF_KI], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        elif kind == KIND_COND:
+            _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
+                                    pop_f[p, PF_VTH], pop_f[p, PF_PE], pop_f[p, PF_PI],
+                                    pop_f[p, PF_EE], pop_f[p, PF_EI], pop_f[p, PF_DTTAU], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        else:
+            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx,
+                                              hist)
+
+
+@nb.njit(**_INNER)
+def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post, syn_delay, w,
+                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx):
+    """STDP at this step's spikes: presynaptic side first, then postsynaptic side."""
+    Q = prj_i.shape[0]
+    for q in range(Q):
+        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
+            continue
+        pre = prj_i[q, QI_PRE]
+        c = hist_cnt[slot, pre]
+        if c == 0:
+            continue
+        poff = pop_i[pre, PI_OFF]
+        npre = pop_i[pre, PI_N]
+        xo = prj_i[q, QI_XOFF]
+        nearx = prj_f[q, QF_NEARX] != 0.0
+        emission = prj_i[q, QI_EMISSION] != 0
+        yo = prj_i[q, QI_YOFF]
+        a2m = prj_f[q, QF_A2M]
+        a3m = prj_f[q, QF_A3M]
+        wmin = prj_f[q, QF_WMIN]
+        wmax = prj_f[q, QF_WMAX]
+        mult = prj_f[q, QF_MULT] != 0.0
+        mu = prj_f[q, QF_MU]
+        segoff = prj_i[q, QI_SEGOFF]
+        for m in range(c):
+            i = hist[slot, poff + m]
+            if emission:
+                x2b = xtr[1, xo + i]
+                for di in range(prj_i[q, QI_NDEL]):
+                    base = segoff + di * npre
+                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+                        w[k] = _ltd(w[k], ytr[0, yo + syn_post[k]], x2b, a2m, a3m, wmin, wmax,
+                                    mult, mu)
+            if nearx:
+                xtr[0, xo + i] = 1.0
+                xtr[1, xo + i] = 1.0
+            else:
+                xtr[0, xo + i] += 1.0
+                xtr[1, xo + i] += 1.0
+    for q in range(Q):
+        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
+            continue
+        post = prj_i[q, QI_POST]
+        c = hist_cnt[slot, post]
+        if c == 0:
+            continue
+        qoff = pop_i[post, PI_OFF]
+        npre = pop_i[prj_i[q, QI_PRE], PI_N]
+        xo = prj_i[q, QI_XOFF]
+        yo = prj_i[q, QI_YOFF]
+        hoff = prj_i[q, QI_HOFF]
+        coloff = prj_i[q, QI_COLOFF]
+        neary = prj_f[q, QF_NEARY] != 0.0
+        emission = prj_i[q, QI_EMISSION] != 0
+        a2p = prj_f[q, QF_A2P]
+        a3p = prj_f[q, QF_A3P]
+        wmin = prj_f[q, QF_WMIN]
+        wmax = prj_f[q, QF_WMAX]
+        mult = prj_f[q, QF_MULT] != 0.0
+        mu = prj_f[q, QF_MU]
+        for m in range(c):
+            j = hist[slot, qoff + m]
+            y2b = ytr[1, yo + j]
+            for cc in range(col_ptr[coloff + j], col_ptr[coloff + j + 1]):
+                k = col_syn[cc]
+                i = syn_pre[k]
+                if emission:
+                    x1 = xtr[0, xo + i]
+                else:
+                    x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
+                w[k] = _ltp(w[k], x1, y2b, a2p, a3p, wmin, wmax, mult, mu)
+            if neary:
+                ytr[0, yo + j] = 1.0
+                ytr[1, yo + j] = 1.0
+            else:
+                ytr[0, yo + j] += 1.0
+                ytr[1, yo + j] += 1.0
+
+
+@nb.njit(**_INNER)
+def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n):
+    k = spk_n[0]
+    for p in range(pop_i.shape[0]):
+        c = hist_cnt[slot, p]
+        lo = pop_i[p, PI_OFF]
+        for m in range(c):
+            g = lo + hist[slot, lo + m]
+            if rec_mask[g] != 0:
+                spk_t[k] = n
+                spk_i[k] = g
+                k += 1
+    spk_n[0] = k
+
+
+# --- the time loop --------------------------------------------------------------------------
+
+@nb.njit(**_JIT)
+def run_loop(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+             prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
+             xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
+    """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
+
+    Returns early (fewer steps) only when the spike-recording buffer could overflow in the
+    next step; the caller grows it and calls again.
+    """
+    redraw_poisson(pop_i, st, ist, rng, n0)
+    cap = spk_t.shape[0]
+    n_srec = srec_var.shape[0]
+    n_rrec = rrec_pop.shape[0]
+    any_plastic = False
+    for q in range(prj_i.shape[0]):
+        if prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0:
+            any_plastic = True
+    any_norm = False
+    for q in range(prj_i.shape[0]):
+        if prj_i[q, QI_NORM_EVERY] > 0:
+            any_norm = True
+    for s in range(n_steps):
+        if spk_n[0] + rec_per_step > cap:
+            return s
+        n = n0 + s
+        slot = n % R
+        if any_plastic or any_norm:
+            _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
+        _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
+                        w, ytr, hx)
+        rel = n - rec_base
+        for r in range(n_srec):
+            e = srec_every[r]
+            if rel % e == 0:
+                srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
+        _phase_neurons(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+                       flag)
+        if any_plastic:
+            _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
+        if rec_per_step > 0:
+            _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
+        for r in range(n_rrec):
+            rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
+    return n_steps
+
+
+@nb.njit(**_JIT)
+def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+             prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
+             xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
+    """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
+    redraw_poisson(pop_i, st, ist, rng, n0)
+    cap = spk_t.shape[0]
+    n_srec = srec_var.shape[0]
+    n_rrec = rrec_pop.shape[0]
+    any_plastic = False
+    for q in range(prj_i.shape[0]):
+        if prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0:
+            any_plastic = True
+    any_norm = False
+    for q in range(prj_i.shape[0]):
+        if prj_i[q, QI_NORM_EVERY] > 0:
+            any_norm = True
+    for s in range(n_steps):
+        if spk_n[0] + rec_per_step > cap:
+            return s
+        n = n0 + s
+        slot = n % R
+        if any_plastic or any_norm:
+            _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
+        _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
+                        w, ytr, hx)
+        rel = n - rec_base
+        for r in range(n_srec):
+            e = srec_every[r]
+            if rel % e == 0:
+                srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
+        _phase_neurons_par(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+                       flag)
+        if any_plastic:
+            _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
+        if rec_per_step > 0:
+            _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
+        for r in range(n_rrec):
+            rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
+    return n_steps

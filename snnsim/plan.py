@@ -1,0 +1,306 @@
+"""Lowering a :class:`~snnsim.network.Network` to a flat :class:`Plan`.
+
+The plan is the only contract between the builder and the engines: NumPy arrays of
+state, parameters, CSR/CSC synapse indices, delays and plasticity parameters.  Engines
+read it, and the ``numba`` engine updates it in place; populations and projections hold
+views into its arrays, so their state and weights are always those of the plan.
+
+Layouts
+-------
+Neurons of all populations are concatenated; population ``p`` owns global indices
+``pop_i[p, PI_OFF] ... + pop_i[p, PI_N]``.  Synapses of all projections are concatenated;
+within a projection they are sorted by (delay, pre, post), and ``seg_ptr`` gives, for
+delay index ``di`` and presynaptic neuron ``i``, the global synapse range
+``seg_ptr[segoff + di * n_pre + i] : seg_ptr[segoff + di * n_pre + i + 1]``.
+``col_ptr``/``col_syn`` are the CSC index (synapses by postsynaptic neuron).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Plan", "build_plan"]
+
+# population kinds
+KIND_CUR, KIND_COND, KIND_POISSON, KIND_SOURCE = 0, 1, 2, 3
+# pop_i columns
+(PI_KIND, PI_OFF, PI_N, PI_REF, PI_SRC_LO, PI_SRC_HI, PI_SRC_PTR, PI_REDRAW, PI_FROZEN,
+ PI_ADAPT) = range(10)
+N_PI = 10
+# pop_f columns
+(PF_VREST, PF_VRESET, PF_VTH, PF_PM, PF_PE, PF_PI, PF_KE, PF_KI, PF_EE, PF_EI, PF_DTTAU,
+ PF_THPLUS, PF_PTHETA) = range(13)
+N_PF = 13
+# rows of the float state st and the int state ist
+S_V, S_GE, S_GI, S_THETA, S_BIAS, S_P, S_LOGQ = range(7)
+N_S = 7
+I_REF, I_NEXT = 0, 1
+# prj_i columns
+(QI_PRE, QI_POST, QI_CHAN, QI_SOFF, QI_NSYN, QI_DOFF, QI_NDEL, QI_SEGOFF, QI_COLOFF, QI_RULE,
+ QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_EMISSION) = range(16)
+N_QI = 16
+# prj_f columns
+(QF_A2P, QF_A3P, QF_A2M, QF_A3M, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_NEARX, QF_NEARY, QF_WMIN,
+ QF_WMAX, QF_MULT, QF_MU, QF_NORM_TARGET) = range(15)
+N_QF = 15
+
+STATE_ROWS = {"v": S_V, "g_e": S_GE, "g_i": S_GI, "i_e": S_GE, "i_i": S_GI, "theta": S_THETA}
+
+
+@dataclass
+class Plan:
+    """Flat arrays describing a network and holding its state (see module docstring)."""
+
+    dt: float
+    R: int                      # depth of the spike-history ring (max delay + 2)
+    step: np.ndarray            # int64[1]: the next step to simulate
+    pop_i: np.ndarray           # int64[P, N_PI]
+    pop_f: np.ndarray           # float64[P, N_PF]
+    st: np.ndarray              # float64[N_S, N]
+    ist: np.ndarray             # int64[2, N]
+    rng: np.ndarray             # uint64[P, 4]
+    src_step: np.ndarray        # int64[E]
+    src_idx: np.ndarray         # int64[E] (local neuron index)
+    hist: np.ndarray            # int64[R, N]
+    hist_cnt: np.ndarray        # int64[R, P]
+    prj_i: np.ndarray           # int64[Q, N_QI]
+    prj_f: np.ndarray           # float64[Q, N_QF]
+    delays: np.ndarray          # int64[...]: distinct delays (steps) per projection
+    seg_ptr: np.ndarray         # int64[...]
+    syn_pre: np.ndarray         # int64[S] (local)
+    syn_post: np.ndarray        # int64[S] (local)
+    syn_delay: np.ndarray       # int64[S] (steps)
+    w: np.ndarray               # float64[S]
+    col_ptr: np.ndarray         # int64[...]
+    col_syn: np.ndarray         # int64[S] (global synapse index)
+    xtr: np.ndarray             # float64[2, X]: presynaptic traces x1, x2
+    ytr: np.ndarray             # float64[2, Y]: postsynaptic traces y1, y2
+    hx: np.ndarray              # float64[2, H]: history ring of presynaptic traces
+    flag: np.ndarray            # uint8[N] scratch
+    pop_names: list[str] = field(default_factory=list)
+    prj_names: list[str] = field(default_factory=list)
+    version: int = 0            # bumped whenever host code changes arrays an engine may cache
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.st.shape[1])
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.w.shape[0])
+
+    @property
+    def t(self) -> float:
+        return float(self.step[0]) * self.dt
+
+
+def _neuron_params(model, dt: float) -> tuple[int, list[float], int]:
+    """Kernel parameters of a LIF-type population: (kind, pop_f row, refractory steps)."""
+    from .synapses import Conductance
+
+    syn = model.synapses
+    pm = math.exp(-dt / model.tau_m)
+    pe = math.exp(-dt / syn.tau_e)
+    pi_ = math.exp(-dt / syn.tau_i)
+
+    def k(tau_s: float) -> float:  # exact propagator of an exponential current into v
+        if math.isclose(tau_s, model.tau_m, rel_tol=1e-12):
+            return (dt / model.tau_m) * pm
+        return tau_s / (tau_s - model.tau_m) * (math.exp(-dt / tau_s) - pm)
+
+    row = [0.0] * N_PF
+    row[PF_VREST] = model.v_rest
+    row[PF_VRESET] = model.v_reset
+    row[PF_VTH] = model.v_th
+    row[PF_PM] = pm
+    row[PF_PE] = pe
+    row[PF_PI] = pi_
+    row[PF_KE] = k(syn.tau_e)
+    row[PF_KI] = k(syn.tau_i)
+    if isinstance(syn, Conductance):
+        row[PF_EE] = syn.e_e
+        row[PF_EI] = syn.e_i
+    row[PF_DTTAU] = dt / model.tau_m
+    if model.adaptive:
+        row[PF_THPLUS] = model.theta_plus
+        row[PF_PTHETA] = math.exp(-dt / model.tau_theta)
+    else:
+        row[PF_PTHETA] = 1.0
+    kind = KIND_COND if isinstance(syn, Conductance) else KIND_CUR
+    return kind, row, int(round(model.t_ref / dt))
+
+
+def build_plan(net) -> Plan:
+    """Lower ``net`` (a :class:`~snnsim.network.Network`) into a new :class:`Plan`.
+
+    State is taken from the populations' and projections' current arrays (their views into
+    an older plan, or their initial values), so rebuilding after adding objects keeps all
+    state.  Afterwards the populations and projections are re-pointed at the new arrays.
+    """
+    from .inputs import PoissonInput, SpikeSource
+
+    dt = net.dt
+    pops = net.populations
+    prjs = net.projections
+    P, Q = len(pops), len(prjs)
+    offs = np.zeros(P + 1, dtype=np.int64)
+    for p, pop in enumerate(pops):
+        offs[p + 1] = offs[p] + pop.n
+    N = int(offs[-1])
+    max_delay = max((int(pr._delay.max()) for pr in prjs if pr._delay.size), default=1)
+    R = max(max_delay, 1) + 2
+
+    pop_i = np.zeros((P, N_PI), dtype=np.int64)
+    pop_f = np.zeros((P, N_PF))
+    st = np.zeros((N_S, N))
+    ist = np.zeros((2, N), dtype=np.int64)
+    rng = np.zeros((P, 4), dtype=np.uint64)
+    src_steps, src_idx = [], []
+    e_off = 0
+    for p, pop in enumerate(pops):
+        lo, hi = int(offs[p]), int(offs[p + 1])
+        pop_i[p, PI_OFF] = lo
+        pop_i[p, PI_N] = pop.n
+        m = pop.model
+        if isinstance(m, PoissonInput):
+            pop_i[p, PI_KIND] = KIND_POISSON
+            pop_i[p, PI_REDRAW] = 1
+        elif isinstance(m, SpikeSource):
+            pop_i[p, PI_KIND] = KIND_SOURCE
+            steps, idx = pop._source_events(dt)
+            src_steps.append(steps)
+            src_idx.append(idx)
+            pop_i[p, PI_SRC_LO] = e_off
+            pop_i[p, PI_SRC_HI] = e_off + steps.size
+            e_off += steps.size
+        else:
+            kind, row, ref_steps = _neuron_params(m, dt)
+            pop_i[p, PI_KIND] = kind
+            pop_i[p, PI_REF] = ref_steps
+            pop_i[p, PI_ADAPT] = int(m.adaptive)
+            pop_f[p] = row
+        pop._copy_state_into(st[:, lo:hi], ist[:, lo:hi], pop_i[p])
+        rng[p] = pop._rng_state
+
+    prj_i = np.zeros((Q, N_QI), dtype=np.int64)
+    prj_f = np.zeros((Q, N_QF))
+    S = sum(pr.n_synapses for pr in prjs)
+    syn_pre = np.zeros(S, dtype=np.int64)
+    syn_post = np.zeros(S, dtype=np.int64)
+    syn_delay = np.zeros(S, dtype=np.int64)
+    w = np.zeros(S)
+    col_syn = np.zeros(S, dtype=np.int64)
+    delays_l, seg_l, col_l = [], [], []
+    d_off = seg_off = col_off = x_off = y_off = h_off = 0
+    s_off = 0
+    plastic_prjs = []
+    for q, pr in enumerate(prjs):
+        p_pre, p_post = pr.pre.index, pr.post.index
+        n_pre, n_post, ns = pr.pre.n, pr.post.n, pr.n_synapses
+        prj_i[q, QI_PRE] = p_pre
+        prj_i[q, QI_POST] = p_post
+        prj_i[q, QI_CHAN] = 0 if pr.receptor == "exc" else 1
+        prj_i[q, QI_SOFF] = s_off
+        prj_i[q, QI_NSYN] = ns
+        sl = slice(s_off, s_off + ns)
+        syn_pre[sl] = pr._pre
+        syn_post[sl] = pr._post
+        syn_delay[sl] = pr._delay
+        w[sl] = pr._w
+        # delay segments (synapses are already sorted by (delay, pre, post))
+        dvals = np.unique(pr._delay) if ns else np.zeros(0, dtype=np.int64)
+        prj_i[q, QI_DOFF] = d_off
+        prj_i[q, QI_NDEL] = dvals.size
+        delays_l.append(dvals.astype(np.int64))
+        d_off += dvals.size
+        prj_i[q, QI_SEGOFF] = seg_off
+        if dvals.size:
+            di = np.searchsorted(dvals, pr._delay)
+            key = di * n_pre + pr._pre
+            counts = np.bincount(key, minlength=dvals.size * n_pre)
+            ptr = np.zeros(dvals.size * n_pre + 1, dtype=np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            seg_l.append(ptr + s_off)
+            seg_off += ptr.size
+        # CSC
+        order = np.lexsort((pr._pre, pr._post)) if ns else np.zeros(0, dtype=np.int64)
+        cptr = np.zeros(n_post + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pr._post, minlength=n_post), out=cptr[1:])
+        col_l.append(cptr + s_off)
+        prj_i[q, QI_COLOFF] = col_off
+        col_off += cptr.size
+        col_syn[sl] = order + s_off
+        # plasticity
+        if pr.plasticity is not None:
+            kp = pr.plasticity.kernel_params(dt)
+            prj_i[q, QI_RULE] = 1
+            prj_i[q, QI_EMISSION] = int(kp["emission"])
+            for col, key in ((QF_A2P, "a2_plus"), (QF_A3P, "a3_plus"), (QF_A2M, "a2_minus"),
+                             (QF_A3M, "a3_minus"), (QF_PX1, "p_x1"), (QF_PX2, "p_x2"),
+                             (QF_PY1, "p_y1"), (QF_PY2, "p_y2"), (QF_NEARX, "near_x"),
+                             (QF_NEARY, "near_y"), (QF_WMIN, "w_min"), (QF_WMAX, "w_max"),
+                             (QF_MULT, "mult"), (QF_MU, "mu")):
+                prj_f[q, col] = kp[key]
+            prj_i[q, QI_XOFF] = x_off
+            prj_i[q, QI_YOFF] = y_off
+            prj_i[q, QI_HOFF] = h_off
+            plastic_prjs.append((q, pr, x_off, y_off, h_off))
+            x_off += n_pre
+            y_off += n_post
+            h_off += R * n_pre
+        prj_i[q, QI_PLASTIC] = int(pr._plastic)
+        if pr.normalization is not None:
+            prj_f[q, QF_NORM_TARGET] = pr.normalization.target_sum
+            if pr.normalization.every is not None:
+                prj_i[q, QI_NORM_EVERY] = max(1, int(round(pr.normalization.every / dt)))
+        s_off += ns
+
+    xtr = np.zeros((2, x_off))
+    ytr = np.zeros((2, y_off))
+    hx = np.zeros((2, h_off))
+    for q, pr, xo, yo, ho in plastic_prjs:
+        pr._copy_traces_into(xtr[:, xo:xo + pr.pre.n], ytr[:, yo:yo + pr.post.n],
+                             hx[:, ho:ho + R * pr.pre.n].reshape(2, R, pr.pre.n), R)
+
+    hist = np.zeros((R, N), dtype=np.int64)
+    hist_cnt = np.zeros((R, P), dtype=np.int64)
+    old = net._plan
+    step = np.array([0 if old is None else int(old.step[0])], dtype=np.int64)
+    if old is not None:  # carry the recent spike history of populations that existed before
+        _carry_history(old, hist, hist_cnt, offs, pops, step[0], R)
+
+    cat = (lambda parts: np.concatenate(parts).astype(np.int64) if parts
+           else np.zeros(0, dtype=np.int64))
+    plan = Plan(
+        dt=dt, R=R, step=step, pop_i=pop_i, pop_f=pop_f, st=st, ist=ist, rng=rng,
+        src_step=cat(src_steps), src_idx=cat(src_idx), hist=hist, hist_cnt=hist_cnt,
+        prj_i=prj_i, prj_f=prj_f, delays=cat(delays_l), seg_ptr=cat(seg_l),
+        syn_pre=syn_pre, syn_post=syn_post, syn_delay=syn_delay, w=w,
+        col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx,
+        flag=np.zeros(N, dtype=np.uint8),
+        pop_names=[p.name for p in pops], prj_names=[p.name for p in prjs])
+    # re-point populations and projections at the plan's arrays
+    for p, pop in enumerate(pops):
+        pop._bind(plan, p, int(offs[p]))
+    for q, pr in enumerate(prjs):
+        pr._bind(plan, q)
+    return plan
+
+
+def _carry_history(old: Plan, hist, hist_cnt, offs, pops, n: int, R: int) -> None:
+    for back in range(1, min(old.R, R)):
+        step = n - back
+        if step < 0:
+            break
+        so, sn = step % old.R, step % R
+        for p, pop in enumerate(pops):
+            if pop._old_index is None:
+                continue
+            po = pop._old_index
+            c = old.hist_cnt[so, po]
+            lo_old = old.pop_i[po, PI_OFF]
+            hist[sn, offs[p]:offs[p] + c] = old.hist[so, lo_old:lo_old + c]
+            hist_cnt[sn, p] = c
