@@ -203,29 +203,30 @@ class Population:
                 self.set_state(**{name: arr})
 
     # -- plan binding -------------------------------------------------------------------------
-    def _copy_state_into(self, st, ist, pop_i_row) -> None:
+    def _copy_state_into(self, st, ref, nxt, pop_i_row) -> None:
         """Fill this population's block of a new plan (from the old plan, or initial values)."""
         if self._plan is not None:
             old = self._plan
             lo, hi = self._lo, self._lo + self.n
             st[:] = old.st[:, lo:hi]
-            ist[:] = old.ist[:, lo:hi]
+            ref[:] = old.ref[lo:hi]
+            nxt[:] = old.nxt[lo:hi]
             oi = old.pop_i[self._old_index]
             pop_i_row[_p.PI_REDRAW] = oi[_p.PI_REDRAW]
             pop_i_row[_p.PI_SRC_PTR] = pop_i_row[_p.PI_SRC_LO] + (oi[_p.PI_SRC_PTR] - oi[_p.PI_SRC_LO])
             self._rng_state = old.rng[self._old_index].copy()
         else:
-            self._fill_initial(st, ist, pop_i_row, keep=())
+            self._fill_initial(st, ref, pop_i_row, keep=())
         pop_i_row[_p.PI_FROZEN] = int(self._frozen)
 
-    def _fill_initial(self, st, ist, pop_i_row, keep) -> None:
+    def _fill_initial(self, st, ref, pop_i_row, keep) -> None:
         if not self.is_input:
             r = self.model.resistance or 0.0
             st[_p.S_BIAS] = np.broadcast_to(np.asarray(self.model.i_bias) * r, (self.n,))
             for name, row in (("v", _p.S_V), ("g_e", _p.S_GE), ("g_i", _p.S_GI), ("theta", _p.S_THETA)):
                 if name not in keep:
                     st[row] = self._init[name]
-            ist[_p.I_REF] = 0
+            ref[:] = 0
         if self._rates is not None:
             p = self._rates * self.network.dt
             st[_p.S_P] = p
@@ -689,7 +690,7 @@ class Network:
         self._sync_from_engine()
         for p, pop in enumerate(self.populations):
             lo, hi = pop._lo, pop._lo + pop.n
-            pop._fill_initial(plan.st[:, lo:hi], plan.ist[:, lo:hi], plan.pop_i[p], keep)
+            pop._fill_initial(plan.st[:, lo:hi], plan.ref[lo:hi], plan.pop_i[p], keep)
         plan.xtr[:] = 0.0
         plan.ytr[:] = 0.0
         plan.hx[:] = 0.0

@@ -28,16 +28,15 @@ __all__ = ["Plan", "build_plan"]
 KIND_CUR, KIND_COND, KIND_POISSON, KIND_SOURCE = 0, 1, 2, 3
 # pop_i columns
 (PI_KIND, PI_OFF, PI_N, PI_REF, PI_SRC_LO, PI_SRC_HI, PI_SRC_PTR, PI_REDRAW, PI_FROZEN,
- PI_ADAPT) = range(10)
-N_PI = 10
+ PI_ADAPT, PI_BIASARR) = range(11)
+N_PI = 11
 # pop_f columns
 (PF_VREST, PF_VRESET, PF_VTH, PF_PM, PF_PE, PF_PI, PF_KE, PF_KI, PF_EE, PF_EI, PF_DTTAU,
- PF_THPLUS, PF_PTHETA) = range(13)
-N_PF = 13
-# rows of the float state st and the int state ist
+ PF_THPLUS, PF_PTHETA, PF_BIAS) = range(14)
+N_PF = 14
+# rows of the float state st
 S_V, S_GE, S_GI, S_THETA, S_BIAS, S_P, S_LOGQ = range(7)
 N_S = 7
-I_REF, I_NEXT = 0, 1
 # prj_i columns
 (QI_PRE, QI_POST, QI_CHAN, QI_SOFF, QI_NSYN, QI_DOFF, QI_NDEL, QI_SEGOFF, QI_COLOFF, QI_RULE,
  QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_EMISSION) = range(16)
@@ -60,7 +59,8 @@ class Plan:
     pop_i: np.ndarray           # int64[P, N_PI]
     pop_f: np.ndarray           # float64[P, N_PF]
     st: np.ndarray              # float64[N_S, N]
-    ist: np.ndarray             # int64[2, N]
+    ref: np.ndarray             # int32[N]: refractory steps left
+    nxt: np.ndarray             # int64[N]: step of a Poisson neuron's next spike
     rng: np.ndarray             # uint64[P, 4]
     src_step: np.ndarray        # int64[E]
     src_idx: np.ndarray         # int64[E] (local neuron index)
@@ -70,16 +70,16 @@ class Plan:
     prj_f: np.ndarray           # float64[Q, N_QF]
     delays: np.ndarray          # int64[...]: distinct delays (steps) per projection
     seg_ptr: np.ndarray         # int64[...]
-    syn_pre: np.ndarray         # int64[S] (local)
-    syn_post: np.ndarray        # int64[S] (local)
-    syn_delay: np.ndarray       # int64[S] (steps)
+    syn_pre: np.ndarray         # int32[S] (local)
+    syn_post: np.ndarray        # int32[S] (local)
+    syn_delay: np.ndarray       # int32[S] (steps)
     w: np.ndarray               # float64[S]
     col_ptr: np.ndarray         # int64[...]
     col_syn: np.ndarray         # int64[S] (global synapse index)
     xtr: np.ndarray             # float64[2, X]: presynaptic traces x1, x2
     ytr: np.ndarray             # float64[2, Y]: postsynaptic traces y1, y2
     hx: np.ndarray              # float64[2, H]: history ring of presynaptic traces
-    flag: np.ndarray            # uint8[N] scratch
+    flag: np.ndarray            # uint8[N rounded up to a multiple of 8] scratch
     pop_names: list[str] = field(default_factory=list)
     prj_names: list[str] = field(default_factory=list)
     version: int = 0            # bumped whenever host code changes arrays an engine may cache
@@ -156,7 +156,8 @@ def build_plan(net) -> Plan:
     pop_i = np.zeros((P, N_PI), dtype=np.int64)
     pop_f = np.zeros((P, N_PF))
     st = np.zeros((N_S, N))
-    ist = np.zeros((2, N), dtype=np.int64)
+    ref = np.zeros(N, dtype=np.int32)
+    nxt = np.zeros(N, dtype=np.int64)
     rng = np.zeros((P, 4), dtype=np.uint64)
     src_steps, src_idx = [], []
     e_off = 0
@@ -182,15 +183,20 @@ def build_plan(net) -> Plan:
             pop_i[p, PI_REF] = ref_steps
             pop_i[p, PI_ADAPT] = int(m.adaptive)
             pop_f[p] = row
-        pop._copy_state_into(st[:, lo:hi], ist[:, lo:hi], pop_i[p])
+            bias = np.asarray(m.i_bias) * (m.resistance or 0.0)
+            if bias.ndim:
+                pop_i[p, PI_BIASARR] = 1
+            else:
+                pop_f[p, PF_BIAS] = float(bias)
+        pop._copy_state_into(st[:, lo:hi], ref[lo:hi], nxt[lo:hi], pop_i[p])
         rng[p] = pop._rng_state
 
     prj_i = np.zeros((Q, N_QI), dtype=np.int64)
     prj_f = np.zeros((Q, N_QF))
     S = sum(pr.n_synapses for pr in prjs)
-    syn_pre = np.zeros(S, dtype=np.int64)
-    syn_post = np.zeros(S, dtype=np.int64)
-    syn_delay = np.zeros(S, dtype=np.int64)
+    syn_pre = np.zeros(S, dtype=np.int32)
+    syn_post = np.zeros(S, dtype=np.int32)
+    syn_delay = np.zeros(S, dtype=np.int32)
     w = np.zeros(S)
     col_syn = np.zeros(S, dtype=np.int64)
     delays_l, seg_l, col_l = [], [], []
@@ -275,12 +281,12 @@ def build_plan(net) -> Plan:
     cat = (lambda parts: np.concatenate(parts).astype(np.int64) if parts
            else np.zeros(0, dtype=np.int64))
     plan = Plan(
-        dt=dt, R=R, step=step, pop_i=pop_i, pop_f=pop_f, st=st, ist=ist, rng=rng,
+        dt=dt, R=R, step=step, pop_i=pop_i, pop_f=pop_f, st=st, ref=ref, nxt=nxt, rng=rng,
         src_step=cat(src_steps), src_idx=cat(src_idx), hist=hist, hist_cnt=hist_cnt,
         prj_i=prj_i, prj_f=prj_f, delays=cat(delays_l), seg_ptr=cat(seg_l),
         syn_pre=syn_pre, syn_post=syn_post, syn_delay=syn_delay, w=w,
         col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx,
-        flag=np.zeros(N, dtype=np.uint8),
+        flag=np.zeros(-(-N // 8) * 8, dtype=np.uint8),
         pop_names=[p.name for p in pops], prj_names=[p.name for p in prjs])
     # re-point populations and projections at the plan's arrays
     for p, pop in enumerate(pops):

@@ -27,15 +27,15 @@ import math
 import numba as nb
 import numpy as np
 
-from ..plan import (I_NEXT, I_REF, KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE,
-                    PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
-                    PF_VREST, PF_VTH, PI_ADAPT, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
+from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE,
+                    PF_BIAS, PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
+                    PF_VREST, PF_VTH, PI_ADAPT, PI_BIASARR, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
                     QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_EMISSION, QI_HOFF, QI_NDEL,
                     QI_NORM_EVERY, QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
                     QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V)
-from ._fastmath import vexp
+from ._fastmath import prefetch, vexp
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 _INNER = dict(_JIT, no_cpython_wrapper=True)  # called from compiled code only
@@ -117,79 +117,197 @@ def _ltp(w, x1, y2b, a2p, a3p, wmin, wmax, mult, mu):
 # --- neuron updates (vectorisable loops) ----------------------------------------------------
 
 @nb.njit(**_INNER)
-def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pm, pe, pi_, ke, ki, pth):
-    for i in range(lo, hi):
-        r = ref[i]
-        vi = v[i]
-        gei = ge[i]
-        gii = gi[i]
-        vinf = vrest + bias[i]
-        vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
-        t = th[i] * pth
-        th[i] = t
-        v[i] = vn if r == 0 else vi
-        ref[i] = r - 1 if r > 0 else 0
-        ge[i] = gei * pe
-        gi[i] = gii * pi_
-        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
+         dttau, pth):
+    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
+
+    Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
+    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
+    """
+    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
+    # stop LLVM from vectorising)
+    v = v[lo:hi]
+    ge = ge[lo:hi]
+    gi = gi[lo:hi]
+    ref = ref[lo:hi]
+    flag = flag[lo:hi]
+    n = hi - lo
+    if general:
+        th = th[lo:hi]
+        bias = bias[lo:hi]
+        for i in range(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            vinf = vrest + bias[i]
+            vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
+            t = th[i] * pth
+            th[i] = t
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+    else:
+        for i in range(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            vn = vrest + (vi - vrest) * pm + gei * ke + gii * ki
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth) else 0
 
 
-@nb.njit(parallel=True, **_INNER)
-def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pm, pe, pi_, ke, ki, pth):
-    for i in nb.prange(lo, hi):
-        r = ref[i]
-        vi = v[i]
-        gei = ge[i]
-        gii = gi[i]
-        vinf = vrest + bias[i]
-        vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
-        t = th[i] * pth
-        th[i] = t
-        v[i] = vn if r == 0 else vi
-        ref[i] = r - 1 if r > 0 else 0
-        ge[i] = gei * pe
-        gi[i] = gii * pi_
-        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+@nb.njit(**dict(_INNER, parallel=True))
+def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
+         dttau, pth):
+    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
+
+    Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
+    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
+    """
+    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
+    # stop LLVM from vectorising)
+    v = v[lo:hi]
+    ge = ge[lo:hi]
+    gi = gi[lo:hi]
+    ref = ref[lo:hi]
+    flag = flag[lo:hi]
+    n = hi - lo
+    if general:
+        th = th[lo:hi]
+        bias = bias[lo:hi]
+        for i in nb.prange(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            vinf = vrest + bias[i]
+            vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
+            t = th[i] * pth
+            th[i] = t
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+    else:
+        for i in nb.prange(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            vn = vrest + (vi - vrest) * pm + gei * ke + gii * ki
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth) else 0
 
 
 @nb.njit(**_INNER)
-def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pe, pi_, ee, ei,
-                        dttau, pth):
-    for i in range(lo, hi):
-        r = ref[i]
-        vi = v[i]
-        gei = ge[i]
-        gii = gi[i]
-        gs = 1.0 + gei + gii
-        vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
-        vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-        t = th[i] * pth
-        th[i] = t
-        v[i] = vn if r == 0 else vi
-        ref[i] = r - 1 if r > 0 else 0
-        ge[i] = gei * pe
-        gi[i] = gii * pi_
-        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
+         dttau, pth):
+    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
+
+    Conductance synapses: exponential Euler with g frozen over the step.  ``general`` selects the loop that also handles the adaptive threshold
+    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
+    """
+    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
+    # stop LLVM from vectorising)
+    v = v[lo:hi]
+    ge = ge[lo:hi]
+    gi = gi[lo:hi]
+    ref = ref[lo:hi]
+    flag = flag[lo:hi]
+    n = hi - lo
+    if general:
+        th = th[lo:hi]
+        bias = bias[lo:hi]
+        for i in range(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            gs = 1.0 + gei + gii
+            vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+            t = th[i] * pth
+            th[i] = t
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+    else:
+        for i in range(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            gs = 1.0 + gei + gii
+            vinf = (vrest + gei * ee + gii * ei) / gs
+            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth) else 0
 
 
-@nb.njit(parallel=True, **_INNER)
-def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, vrest, vth, pe, pi_, ee, ei,
-                            dttau, pth):
-    for i in nb.prange(lo, hi):
-        r = ref[i]
-        vi = v[i]
-        gei = ge[i]
-        gii = gi[i]
-        gs = 1.0 + gei + gii
-        vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
-        vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-        t = th[i] * pth
-        th[i] = t
-        v[i] = vn if r == 0 else vi
-        ref[i] = r - 1 if r > 0 else 0
-        ge[i] = gei * pe
-        gi[i] = gii * pi_
-        flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+@nb.njit(**dict(_INNER, parallel=True))
+def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
+         dttau, pth):
+    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
+
+    Conductance synapses: exponential Euler with g frozen over the step.  ``general`` selects the loop that also handles the adaptive threshold
+    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
+    """
+    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
+    # stop LLVM from vectorising)
+    v = v[lo:hi]
+    ge = ge[lo:hi]
+    gi = gi[lo:hi]
+    ref = ref[lo:hi]
+    flag = flag[lo:hi]
+    n = hi - lo
+    if general:
+        th = th[lo:hi]
+        bias = bias[lo:hi]
+        for i in nb.prange(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            gs = 1.0 + gei + gii
+            vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+            t = th[i] * pth
+            th[i] = t
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+    else:
+        for i in nb.prange(n):
+            r = ref[i]
+            vi = v[i]
+            gei = ge[i]
+            gii = gi[i]
+            gs = 1.0 + gei + gii
+            vinf = (vrest + gei * ee + gii * ei) / gs
+            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
+            v[i] = vn if r == 0 else vi
+            ref[i] = r - 1 if r > 0 else 0
+            ge[i] = gei * pe
+            gi[i] = gii * pi_
+            flag[i] = 1 if (r == 0 and vn >= vth) else 0
 
 
 # --- helpers callable from Python -----------------------------------------------------------
@@ -210,14 +328,27 @@ def normalize_columns(w, col_ptr, col_syn, coloff, n_post, target):
 
 
 @nb.njit(**_JIT)
-def redraw_poisson(pop_i, st, ist, rng, n0):
+def redraw_poisson(pop_i, st, nxt, rng, n0):
     """Draw every Poisson neuron's next spike step afresh, counted from step ``n0``."""
     for p in range(pop_i.shape[0]):
         if pop_i[p, PI_KIND] == KIND_POISSON and pop_i[p, PI_REDRAW] != 0:
             lo = pop_i[p, PI_OFF]
             for i in range(lo, lo + pop_i[p, PI_N]):
-                ist[I_NEXT, i] = n0 - 1 + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+                nxt[i] = n0 - 1 + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
             pop_i[p, PI_REDRAW] = 0
+
+
+_PD = 2  # prefetch the synapse rows of the spike this many places ahead
+
+
+@nb.njit(**_INNER)
+def _prefetch_row(seg_ptr, r, syn_post, w):
+    a = seg_ptr[r]
+    b = seg_ptr[r + 1]
+    for k in range(a, b, 16):
+        prefetch(syn_post, k)
+    for k in range(a, b, 8):
+        prefetch(w, k)
 
 
 # --- the phases of one step -------------------------------------------------------------------
@@ -277,6 +408,8 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
             base = segoff + di * npre
             if not ltd_here:
                 for m in range(c):
+                    if m + _PD < c:
+                        _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
                     i = hist[src, poff + m]
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
                         tgt[qoff + syn_post[k]] += w[k]
@@ -291,6 +424,8 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
                 mu = prj_f[q, QF_MU]
                 px2 = prj_f[q, QF_PX2]
                 for m in range(c):
+                    if m + _PD < c:
+                        _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
                     i = hist[src, poff + m]
                     x2b = hx[1, hb + i] * px2
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
@@ -300,36 +435,43 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
 
 
 @nb.njit(**_INNER)
-def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag):
-    """Collect the neurons of LIF population p flagged as spiking; reset them. Returns count."""
+def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64):
+    """Collect the neurons of LIF population p flagged as spiking; reset them. Returns count.
+
+    Flags are scanned eight at a time through a uint64 view (most words are zero)."""
     lo = pop_i[p, PI_OFF]
     hi = lo + pop_i[p, PI_N]
     vreset = pop_f[p, PF_VRESET]
     rsteps = pop_i[p, PI_REF]
     thplus = pop_f[p, PF_THPLUS] if (pop_i[p, PI_ADAPT] != 0 and pop_i[p, PI_FROZEN] == 0) else 0.0
     cnt = 0
-    for i in range(lo, hi):
+    i = lo
+    while i < hi:
+        if (i & 7) == 0 and i + 8 <= hi and flag64[i >> 3] == 0:
+            i += 8
+            continue
         if flag[i] != 0:
             hist[slot, lo + cnt] = i - lo
             cnt += 1
             v[i] = vreset
             ref[i] = rsteps
             th[i] += thplus
+        i += 1
     return cnt
 
 
 @nb.njit(**_INNER)
-def _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx, hist):
+def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist):
     """Spikes of input population p at step n into the history ring. Returns count."""
     lo = pop_i[p, PI_OFF]
     hi = lo + pop_i[p, PI_N]
     cnt = 0
     if pop_i[p, PI_KIND] == KIND_POISSON:
         for i in range(lo, hi):
-            if ist[I_NEXT, i] == n:
+            if nxt[i] == n:
                 hist[slot, lo + cnt] = i - lo
                 cnt += 1
-                ist[I_NEXT, i] = n + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+                nxt[i] = n + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
     else:
         ptr = pop_i[p, PI_SRC_PTR]
         end = pop_i[p, PI_SRC_HI]
@@ -344,61 +486,58 @@ def _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx, hist):
 
 
 @nb.njit(**_INNER)
-def _phase_neurons(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt, flag):
+def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag, flag64):
     """Integrate neurons from n*dt to (n+1)*dt, threshold and reset; inputs emit spikes."""
     v = st[S_V]
     ge = st[S_GE]
     gi = st[S_GI]
     th = st[S_THETA]
     bias = st[S_BIAS]
-    ref = ist[I_REF]
     for p in range(pop_i.shape[0]):
         kind = pop_i[p, PI_KIND]
-        lo = pop_i[p, PI_OFF]
-        hi = lo + pop_i[p, PI_N]
-        pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
-        if kind == KIND_CUR:
-            _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
-                            pop_f[p, PF_VTH], pop_f[p, PF_PM], pop_f[p, PF_PE], pop_f[p, PF_PI],
-                            pop_f[p, PF_KE], pop_f[p, PF_KI], pth)
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
-        elif kind == KIND_COND:
-            _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
-                                pop_f[p, PF_VTH], pop_f[p, PF_PE], pop_f[p, PF_PI],
-                                pop_f[p, PF_EE], pop_f[p, PF_EI], pop_f[p, PF_DTTAU], pth)
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        if kind == KIND_CUR or kind == KIND_COND:
+            lo = pop_i[p, PI_OFF]
+            hi = lo + pop_i[p, PI_N]
+            general = pop_i[p, PI_ADAPT] != 0 or pop_i[p, PI_BIASARR] != 0
+            pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+            f = pop_f[p]
+            if kind == KIND_CUR:
+                _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth)
+            else:
+                _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
-            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx,
+            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
                                               hist)
 
 
 @nb.njit(**_INNER)
-def _phase_neurons_par(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
-                       flag):
+def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag, flag64):
     """As _phase_neurons, with the neuron updates spread over threads."""
     v = st[S_V]
     ge = st[S_GE]
     gi = st[S_GI]
     th = st[S_THETA]
     bias = st[S_BIAS]
-    ref = ist[I_REF]
     for p in range(pop_i.shape[0]):
         kind = pop_i[p, PI_KIND]
-        lo = pop_i[p, PI_OFF]
-        hi = lo + pop_i[p, PI_N]
-        pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
-        if kind == KIND_CUR:
-            _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
-                                pop_f[p, PF_VTH], pop_f[p, PF_PM], pop_f[p, PF_PE], pop_f[p, PF_PI],
-                                pop_f[p, PF_KE], pop_f[p, PF_KI], pth)
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
-        elif kind == KIND_COND:
-            _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, pop_f[p, PF_VREST],
-                                    pop_f[p, PF_VTH], pop_f[p, PF_PE], pop_f[p, PF_PI],
-                                    pop_f[p, PF_EE], pop_f[p, PF_EI], pop_f[p, PF_DTTAU], pth)
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag)
+        if kind == KIND_CUR or kind == KIND_COND:
+            lo = pop_i[p, PI_OFF]
+            hi = lo + pop_i[p, PI_N]
+            general = pop_i[p, PI_ADAPT] != 0 or pop_i[p, PI_BIASARR] != 0
+            pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+            f = pop_f[p]
+            if kind == KIND_CUR:
+                _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth)
+            else:
+                _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth)
+            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
-            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, ist, rng, src_step, src_idx,
+            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
                                               hist)
 
 
@@ -500,7 +639,7 @@ def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
 # --- the time loop --------------------------------------------------------------------------
 
 @nb.njit(**_JIT)
-def run_loop(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
              srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
@@ -509,7 +648,8 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist
     Returns early (fewer steps) only when the spike-recording buffer could overflow in the
     next step; the caller grows it and calls again.
     """
-    redraw_poisson(pop_i, st, ist, rng, n0)
+    redraw_poisson(pop_i, st, nxt, rng, n0)
+    flag64 = flag.view(np.uint64)
     cap = spk_t.shape[0]
     n_srec = srec_var.shape[0]
     n_rrec = rrec_pop.shape[0]
@@ -535,8 +675,8 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist
             e = srec_every[r]
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
-        _phase_neurons(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
-                       flag)
+        _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
+                       flag, flag64)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
                               syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
@@ -548,12 +688,13 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist
 
 
 @nb.njit(**_JIT)
-def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
+def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
              srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
     """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
-    redraw_poisson(pop_i, st, ist, rng, n0)
+    redraw_poisson(pop_i, st, nxt, rng, n0)
+    flag64 = flag.view(np.uint64)
     cap = spk_t.shape[0]
     n_srec = srec_var.shape[0]
     n_rrec = rrec_pop.shape[0]
@@ -579,8 +720,8 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ist, rng, src_step, src_idx, 
             e = srec_every[r]
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
-        _phase_neurons_par(n, slot, pop_i, pop_f, st, ist, rng, src_step, src_idx, hist, hist_cnt,
-                       flag)
+        _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist,
+                           hist_cnt, flag, flag64)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
                               syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)

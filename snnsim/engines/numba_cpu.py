@@ -49,7 +49,7 @@ class NumbaSimulation:
         done = 0
         while done < n_steps:
             rec.ensure_room()
-            k = (K.run_loop_par if parallel else K.run_loop)(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.pop_f, p.st, p.ist,
+            k = (K.run_loop_par if parallel else K.run_loop)(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.pop_f, p.st, p.ref, p.nxt,
                            p.rng, p.src_step, p.src_idx, p.hist, p.hist_cnt, p.prj_i, p.prj_f,
                            p.delays, p.seg_ptr, p.syn_pre, p.syn_post, p.syn_delay, p.w,
                            p.col_ptr, p.col_syn, p.xtr, p.ytr, p.hx, spec.rec_mask,
