@@ -32,8 +32,8 @@ KIND_CUR, KIND_COND, KIND_POISSON, KIND_SOURCE = 0, 1, 2, 3
 N_PI = 11
 # pop_f columns
 (PF_VREST, PF_VRESET, PF_VTH, PF_PM, PF_PE, PF_PI, PF_KE, PF_KI, PF_EE, PF_EI, PF_DTTAU,
- PF_THPLUS, PF_PTHETA, PF_BIAS) = range(14)
-N_PF = 14
+ PF_THPLUS, PF_PTHETA, PF_BIAS, PF_CE, PF_CI) = range(16)
+N_PF = 16
 # rows of the float state st
 S_V, S_GE, S_GI, S_THETA, S_BIAS, S_P, S_LOGQ = range(7)
 N_S = 7
@@ -123,6 +123,10 @@ def _neuron_params(model, dt: float) -> tuple[int, list[float], int]:
     if isinstance(syn, Conductance):
         row[PF_EE] = syn.e_e
         row[PF_EI] = syn.e_i
+        # step average of an exponentially decaying conductance: mean of g over the step is
+        # g * tau/dt * (1 - exp(-dt/tau))
+        row[PF_CE] = syn.tau_e / dt * -math.expm1(-dt / syn.tau_e)
+        row[PF_CI] = syn.tau_i / dt * -math.expm1(-dt / syn.tau_i)
     row[PF_DTTAU] = dt / model.tau_m
     if model.adaptive:
         row[PF_THPLUS] = model.theta_plus

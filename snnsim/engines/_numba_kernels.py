@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 
 from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE,
-                    PF_BIAS, PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
+                    PF_BIAS, PF_CE, PF_CI, PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
                     PF_VREST, PF_VTH, PI_ADAPT, PI_BIASARR, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
@@ -118,7 +118,7 @@ def _ltp(w, x1, y2b, a2p, a3p, wmin, wmax, mult, mu):
 
 @nb.njit(**_INNER)
 def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth):
+         dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
     Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
@@ -165,7 +165,7 @@ def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth,
 
 @nb.njit(**dict(_INNER, parallel=True))
 def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth):
+         dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
     Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
@@ -212,10 +212,10 @@ def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
 
 @nb.njit(**_INNER)
 def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth):
+         dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
-    Conductance synapses: exponential Euler with g frozen over the step.  ``general`` selects the loop that also handles the adaptive threshold
+    Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
     # slices, so the loop index provably starts at 0 (no negative-index checks, which would
@@ -234,8 +234,10 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             vi = v[i]
             gei = ge[i]
             gii = gi[i]
-            gs = 1.0 + gei + gii
-            vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+            gea = gei * ce
+            gia = gii * ci
+            gs = 1.0 + gea + gia
+            vinf = (vrest + bias[i] + gea * ee + gia * ei) / gs
             vn = vinf + (vi - vinf) * vexp(-dttau * gs)
             t = th[i] * pth
             th[i] = t
@@ -250,8 +252,10 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             vi = v[i]
             gei = ge[i]
             gii = gi[i]
-            gs = 1.0 + gei + gii
-            vinf = (vrest + gei * ee + gii * ei) / gs
+            gea = gei * ce
+            gia = gii * ci
+            gs = 1.0 + gea + gia
+            vinf = (vrest + gea * ee + gia * ei) / gs
             vn = vinf + (vi - vinf) * vexp(-dttau * gs)
             v[i] = vn if r == 0 else vi
             ref[i] = r - 1 if r > 0 else 0
@@ -262,10 +266,10 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
 
 @nb.njit(**dict(_INNER, parallel=True))
 def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth):
+         dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
-    Conductance synapses: exponential Euler with g frozen over the step.  ``general`` selects the loop that also handles the adaptive threshold
+    Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
     # slices, so the loop index provably starts at 0 (no negative-index checks, which would
@@ -284,8 +288,10 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
             vi = v[i]
             gei = ge[i]
             gii = gi[i]
-            gs = 1.0 + gei + gii
-            vinf = (vrest + bias[i] + gei * ee + gii * ei) / gs
+            gea = gei * ce
+            gia = gii * ci
+            gs = 1.0 + gea + gia
+            vinf = (vrest + bias[i] + gea * ee + gia * ei) / gs
             vn = vinf + (vi - vinf) * vexp(-dttau * gs)
             t = th[i] * pth
             th[i] = t
@@ -300,8 +306,10 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
             vi = v[i]
             gei = ge[i]
             gii = gi[i]
-            gs = 1.0 + gei + gii
-            vinf = (vrest + gei * ee + gii * ei) / gs
+            gea = gei * ce
+            gia = gii * ci
+            gs = 1.0 + gea + gia
+            vinf = (vrest + gea * ee + gia * ei) / gs
             vn = vinf + (vi - vinf) * vexp(-dttau * gs)
             v[i] = vn if r == 0 else vi
             ref[i] = r - 1 if r > 0 else 0
@@ -503,10 +511,12 @@ def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, 
             f = pop_f[p]
             if kind == KIND_CUR:
                 _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth)
+                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
+                     1.0, 1.0)
             else:
                 _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth)
+                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
+                     f[PF_CE], f[PF_CI])
             hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
@@ -531,10 +541,12 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
             f = pop_f[p]
             if kind == KIND_CUR:
                 _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth)
+                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
+                     1.0, 1.0)
             else:
                 _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth)
+                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
+                     f[PF_CE], f[PF_CI])
             hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
