@@ -192,6 +192,7 @@ def params(cls: type) -> type:
     """Make ``cls`` a frozen dataclass whose constructor validates and rejects unknown names."""
     cls = dataclasses.dataclass(frozen=True, eq=False, repr=True)(cls)
     init = cls.__init__
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
 
     @functools.wraps(init)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -200,8 +201,13 @@ def params(cls: type) -> type:
             init(self, *args, **kwargs)
         except TypeError as exc:
             msg = str(exc)
-            if "argument" in msg and ("missing" in msg or "positional" in msg):
-                raise ParameterError(f"{cls.__name__}: {msg.split(': ', 1)[-1]}") from None
+            if "missing" in msg and "argument" in msg:
+                missing = msg.split(": ", 1)[-1]
+                raise ParameterError(f"{cls.__name__} is missing required parameter(s) {missing}"
+                                     ) from None
+            if "positional argument" in msg:
+                raise ParameterError(f"{cls.__name__} takes at most {len(names)} parameters "
+                                     f"({', '.join(names)}); {msg.split(') ', 1)[-1]}") from None
             raise
 
     cls.__init__ = __init__

@@ -1,0 +1,495 @@
+"""The ``reference`` engine: docs/semantics.md written out as plain Python loops.
+
+This engine is the test oracle of the compiled engines.  It is slow (one Python loop
+iteration per neuron per step and per synaptic event) and meant for small networks.  It
+is written from the semantics, independently of the ``numba`` kernels:
+
+* one step ``n`` is the six numbered phases of docs/semantics.md, in that order;
+* spikes in flight live in a queue ``{arrival step: [(synapse, jump), ...]}`` filled when
+  a neuron spikes (arrival = spike step + that synapse's delay);
+* with ``timing='arrival'`` every synapse keeps its own presynaptic traces ``x1_k``,
+  ``x2_k`` and the step they were last brought up to date, Brian2 style: they are decayed
+  with ``math.exp(-(n - last) dt / tau)`` when touched and jump when a spike *arrives*,
+  so they are the presynaptic traces seen through the synapse's delay;
+* Poisson inputs use the same xoshiro256** streams and geometric next-spike draws as the
+  other engines, in pure Python, so spike trains are identical.
+
+State
+-----
+The plan's neuron state (``st``, ``ref``, ``nxt``, ``rng``, ``pop_i``'s source pointer and
+redraw flag), weights ``w``, neuron traces ``xtr``/``ytr`` and ``step`` are updated in
+place, and at the end of each run the last ``R - 1`` steps' spikes are written to the
+plan's ``hist``/``hist_cnt`` so that any engine can carry on with the spikes in flight.
+
+The per-synapse traces of ``timing='arrival'`` projections are private to one
+:class:`ReferenceSimulation`.  They do not survive switching engines: a reference
+simulation prepared on a plan that already has spikes in flight (another engine ran
+before) starts these per-synapse traces from zero (plus the jumps of the spikes in
+flight), and the ``numba`` engine does not see them either (its trace-history ring
+``hx`` is not written).  Within one simulation, successive runs continue exactly;
+``reset_state`` (step moved back) and switching plasticity back on (traces zeroed) are
+detected at the start of the next run.
+
+Options
+-------
+None; unknown options raise :class:`~snnsim.errors.ParameterError`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE, PF_EI,
+                    PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
+                    PF_VREST, PF_VTH, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
+                    PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
+                    QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2,
+                    QF_WMAX, QF_WMIN, QI_CHAN, QI_EMISSION, QI_NORM_EVERY, QI_NSYN,
+                    QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF, QI_XOFF, QI_YOFF, S_BIAS,
+                    S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V)
+
+__all__ = ["ReferenceEngine", "ReferenceSimulation"]
+
+_MASK = (1 << 64) - 1
+_NEVER = 2 ** 62
+
+
+# --- Poisson inputs: xoshiro256** and geometric waiting times -------------------------------
+
+def _rotl(x: int, k: int) -> int:
+    return ((x << k) | (x >> (64 - k))) & _MASK
+
+
+def _next_u64(s: list) -> int:
+    """One xoshiro256** draw; ``s`` is the 4-word state (Python ints), advanced in place."""
+    s0, s1, s2, s3 = s
+    result = (_rotl((s1 * 5) & _MASK, 7) * 9) & _MASK
+    t = (s1 << 17) & _MASK
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    s[:] = [s0, s1, s2, s3]
+    return result
+
+
+def _geometric(s: list, prob: float, logq: float) -> int:
+    """Steps to the next spike of a process spiking with probability ``prob`` per step."""
+    if prob <= 0.0:
+        return _NEVER
+    if prob >= 1.0:
+        return 1
+    u = 1.0 - (_next_u64(s) >> 11) * (2.0 ** -53)          # uniform in (0, 1]
+    x = math.log(u) / logq
+    if math.isinf(x):
+        return _NEVER
+    k = 1.0 + math.floor(x)
+    return _NEVER if k > 4.0e18 else int(k)
+
+
+# --- plasticity ------------------------------------------------------------------------------
+
+class _Rule:
+    """The general triplet rule of one plastic projection (parameters from ``prj_f``)."""
+
+    def __init__(self, f: np.ndarray, emission: bool):
+        self.a2p, self.a3p = float(f[QF_A2P]), float(f[QF_A3P])
+        self.a2m, self.a3m = float(f[QF_A2M]), float(f[QF_A3M])
+        self.px1, self.px2 = float(f[QF_PX1]), float(f[QF_PX2])
+        self.py1, self.py2 = float(f[QF_PY1]), float(f[QF_PY2])
+        # log of the one-step decay factors, for the event-driven per-synapse traces:
+        # exp(-(n - last) dt / tau) = exp((n - last) * log(exp(-dt / tau)))
+        self.lx1, self.lx2 = math.log(self.px1), math.log(self.px2)
+        self.near_x, self.near_y = f[QF_NEARX] != 0.0, f[QF_NEARY] != 0.0
+        self.wmin, self.wmax = float(f[QF_WMIN]), float(f[QF_WMAX])
+        self.mult, self.mu = f[QF_MULT] != 0.0, float(f[QF_MU])
+        self.emission = emission
+
+    def clip(self, w: float) -> float:
+        return min(max(w, self.wmin), self.wmax)
+
+    def f_plus(self, w: float) -> float:
+        # max(., 0): a weight initialised outside [w_min, w_max] gives no negative base
+        return max(self.wmax - w, 0.0) ** self.mu if self.mult else 1.0
+
+    def f_minus(self, w: float) -> float:
+        return max(w - self.wmin, 0.0) ** self.mu if self.mult else 1.0
+
+    def depress(self, w: float, y1: float, x2_before: float) -> float:
+        return self.clip(w - self.f_minus(w) * y1 * (self.a2m + self.a3m * x2_before))
+
+    def potentiate(self, w: float, x1: float, y2_before: float) -> float:
+        return self.clip(w + self.f_plus(w) * x1 * (self.a2p + self.a3p * y2_before))
+
+
+def _jump(trace: list, idx: int, nearest: bool) -> None:
+    if nearest:
+        trace[idx] = 1.0
+    else:
+        trace[idx] += 1.0
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+class ReferenceEngine:
+    """Pure-Python engine written from docs/semantics.md (``engine="reference"``)."""
+
+    name = "reference"
+
+    def prepare(self, plan, **options) -> "ReferenceSimulation":
+        if options:
+            raise ParameterError(f"reference engine takes no options, got "
+                                 f"{', '.join(sorted(options))}")
+        return ReferenceSimulation(plan)
+
+
+class ReferenceSimulation:
+    """A network run by the reference engine; state lives in the plan (see module notes)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        p = plan
+        self.n_pop = p.pop_i.shape[0]
+        self.n_prj = p.prj_i.shape[0]
+        S = p.n_synapses
+        # synapse tables (global synapse index k)
+        self.syn_prj = [0] * S
+        self.syn_tgt = [0] * S          # global index of the postsynaptic neuron
+        self.syn_pre = [int(x) for x in p.syn_pre]
+        self.syn_post = [int(x) for x in p.syn_post]
+        self.syn_delay = [int(x) for x in p.syn_delay]
+        self.out = []                   # out[q][i]: synapses of q from presynaptic neuron i
+        self.inc = []                   # inc[q][j]: synapses of q onto postsynaptic neuron j
+        for q in range(self.n_prj):
+            row = p.prj_i[q]
+            s0, ns = int(row[QI_SOFF]), int(row[QI_NSYN])
+            n_pre = int(p.pop_i[row[QI_PRE], PI_N])
+            post_lo = int(p.pop_i[row[QI_POST], PI_OFF])
+            n_post = int(p.pop_i[row[QI_POST], PI_N])
+            out = [[] for _ in range(n_pre)]
+            inc = [[] for _ in range(n_post)]
+            for k in range(s0, s0 + ns):
+                self.syn_prj[k] = q
+                self.syn_tgt[k] = post_lo + self.syn_post[k]
+                out[self.syn_pre[k]].append(k)
+                inc[self.syn_post[k]].append(k)
+            self.out.append(out)
+            self.inc.append(inc)
+        self.rules = [(_Rule(p.prj_f[q], bool(p.prj_i[q, QI_EMISSION]))
+                       if p.prj_i[q, QI_RULE] != 0 else None) for q in range(self.n_prj)]
+        # private per-synapse presynaptic traces (used by timing='arrival' projections)
+        self.sx1 = [0.0] * S
+        self.sx2 = [0.0] * S
+        self.slast = [0] * S
+        self.queue: dict[int, list] = {}
+        self._import_from_plan()
+
+    # -- bookkeeping between runs ---------------------------------------------------------
+    def _plastic(self, q: int) -> bool:
+        return self.rules[q] is not None and self.plan.prj_i[q, QI_PLASTIC] != 0
+
+    def _trace_view(self, q: int) -> tuple[np.ndarray, np.ndarray]:
+        p = self.plan
+        row = p.prj_i[q]
+        xo, yo = int(row[QI_XOFF]), int(row[QI_YOFF])
+        n_pre = int(p.pop_i[row[QI_PRE], PI_N])
+        n_post = int(p.pop_i[row[QI_POST], PI_N])
+        return p.xtr[:, xo:xo + n_pre], p.ytr[:, yo:yo + n_post]
+
+    def _zero_synapse_traces(self, q: int) -> None:
+        """Plasticity was switched back on: restart q's per-synapse traces from zero, and the
+        spikes in flight (emitted before) make them jump no more."""
+        row = self.plan.prj_i[q]
+        for k in range(int(row[QI_SOFF]), int(row[QI_SOFF] + row[QI_NSYN])):
+            self.sx1[k] = self.sx2[k] = 0.0
+            self.slast[k] = 0
+        for n, events in self.queue.items():
+            self.queue[n] = [(k, jump and self.syn_prj[k] != q) for k, jump in events]
+
+    def _import_from_plan(self) -> None:
+        """Spikes in flight from the plan's history (written by whichever engine ran before)."""
+        p = self.plan
+        n0 = int(p.step[0])
+        self.queue = {}
+        for q in range(self.n_prj):
+            if self.rules[q] is not None:
+                self._zero_synapse_traces(q)
+        for back in range(1, p.R):
+            s = n0 - back
+            if s < 0:
+                break
+            for q in range(self.n_prj):
+                pre = int(p.prj_i[q, QI_PRE])
+                lo = int(p.pop_i[pre, PI_OFF])
+                for m in range(int(p.hist_cnt[s % p.R, pre])):
+                    self._emit(q, int(p.hist[s % p.R, lo + m]), s, n0)
+        self._expect_step = n0
+        self._seen_plastic = [self._plastic(q) for q in range(self.n_prj)]
+        self._seen_traces = [tuple(a.copy() for a in self._trace_view(q))
+                             if self.rules[q] is not None else None for q in range(self.n_prj)]
+
+    def _emit(self, q: int, i: int, s: int, first_step: int = 0) -> None:
+        """Queue the arrivals of a spike of presynaptic neuron i of projection q at step s."""
+        jump = self._plastic(q)
+        for k in self.out[q][i]:
+            n = s + self.syn_delay[k]
+            if n >= first_step:
+                self.queue.setdefault(n, []).append((k, jump))
+
+    def _check_outside_changes(self) -> None:
+        p = self.plan
+        if int(p.step[0]) != self._expect_step:       # reset_state() moved time
+            self._import_from_plan()
+            return
+        for q in range(self.n_prj):
+            if self.rules[q] is None:
+                continue
+            on = self._plastic(q)
+            x, y = self._trace_view(q)
+            sx, sy = self._seen_traces[q]
+            zeroed = not (np.array_equal(x, sx) and np.array_equal(y, sy))
+            if on and (not self._seen_plastic[q] or zeroed):
+                self._zero_synapse_traces(q)
+
+    def pull(self) -> None:
+        """State is written back into the plan at the end of every run."""
+
+    # -- the time loop ----------------------------------------------------------------------
+    def run(self, n_steps: int, rec) -> None:
+        p = self.plan
+        self._check_outside_changes()
+        n0 = int(p.step[0])
+        # working copies as Python lists (written back at the end)
+        st = [row.tolist() for row in p.st]
+        self.v, self.ge, self.gi, self.theta = st[S_V], st[S_GE], st[S_GI], st[S_THETA]
+        self.state_rows = st
+        self.bias, self.prob, self.logq = st[S_BIAS], st[S_P], st[S_LOGQ]
+        self.ref = p.ref.tolist()
+        self.nxt = p.nxt.tolist()
+        self.w = p.w.tolist()
+        self.xtr = [p.xtr[0].tolist(), p.xtr[1].tolist()]
+        self.ytr = [p.ytr[0].tolist(), p.ytr[1].tolist()]
+        self.rng = [[int(x) for x in p.rng[q]] for q in range(self.n_pop)]
+        self.src_ptr = [int(x) for x in p.pop_i[:, PI_SRC_PTR]]
+        self.plastic = [self._plastic(q) for q in range(self.n_prj)]
+        self.history = {}
+        try:
+            self._redraw_poisson(n0)
+            for n in range(n0, n0 + n_steps):
+                rec.ensure_room()
+                self._step(n, rec)
+                p.step[0] = n + 1
+        finally:
+            self._write_back()
+
+    def _write_back(self) -> None:
+        p = self.plan
+        for row, values in ((S_V, self.v), (S_GE, self.ge), (S_GI, self.gi),
+                            (S_THETA, self.theta)):
+            p.st[row] = values
+        p.ref[:] = self.ref
+        p.nxt[:] = self.nxt
+        p.w[:] = self.w
+        if p.xtr.size:
+            p.xtr[:] = self.xtr
+        if p.ytr.size:
+            p.ytr[:] = self.ytr
+        for q in range(self.n_pop):
+            p.rng[q] = np.array(self.rng[q], dtype=np.uint64)
+        p.pop_i[:, PI_SRC_PTR] = self.src_ptr
+        # the last R - 1 steps' spikes, for an engine that continues from this plan
+        n = int(p.step[0])
+        p.hist_cnt[:] = 0
+        for back in range(1, p.R):
+            spikes = self.history.get(n - back)
+            if spikes is None:
+                continue
+            for pop, idx in enumerate(spikes):
+                lo = int(p.pop_i[pop, PI_OFF])
+                p.hist_cnt[(n - back) % p.R, pop] = len(idx)
+                p.hist[(n - back) % p.R, lo:lo + len(idx)] = idx
+        self._expect_step = n
+        self._seen_plastic = [self._plastic(q) for q in range(self.n_prj)]
+        self._seen_traces = [tuple(a.copy() for a in self._trace_view(q))
+                             if self.rules[q] is not None else None for q in range(self.n_prj)]
+
+    def _redraw_poisson(self, n0: int) -> None:
+        p = self.plan
+        for pop in range(self.n_pop):
+            if p.pop_i[pop, PI_KIND] == KIND_POISSON and p.pop_i[pop, PI_REDRAW] != 0:
+                lo = int(p.pop_i[pop, PI_OFF])
+                for i in range(lo, lo + int(p.pop_i[pop, PI_N])):
+                    self.nxt[i] = n0 - 1 + _geometric(self.rng[pop], self.prob[i], self.logq[i])
+                p.pop_i[pop, PI_REDRAW] = 0
+
+    def _step(self, n: int, rec) -> None:
+        p = self.plan
+        w = self.w
+        # 1. plasticity traces decay; weight normalisation
+        for q in range(self.n_prj):
+            if not self.plastic[q]:
+                continue
+            r = self.rules[q]
+            xo, yo = int(p.prj_i[q, QI_XOFF]), int(p.prj_i[q, QI_YOFF])
+            for i in range(len(self.out[q])):
+                self.xtr[0][xo + i] *= r.px1
+                self.xtr[1][xo + i] *= r.px2
+            for j in range(len(self.inc[q])):
+                self.ytr[0][yo + j] *= r.py1
+                self.ytr[1][yo + j] *= r.py2
+            every = int(p.prj_i[q, QI_NORM_EVERY])
+            if every > 0 and n % every == 0:
+                target = float(p.prj_f[q, QF_NORM_TARGET])
+                for syns in self.inc[q]:
+                    total = sum(w[k] for k in syns)
+                    if total > 0.0:
+                        for k in syns:
+                            w[k] *= target / total
+
+        # 2. arrivals (sorted by synapse: order is free, this one gives the same float sums
+        #    as the numba engine)
+        for k, jump in sorted(self.queue.pop(n, [])):
+            q = self.syn_prj[k]
+            j = self.syn_tgt[k]
+            if p.prj_i[q, QI_CHAN] == 0:
+                self.ge[j] += w[k]
+            else:
+                self.gi[j] += w[k]
+            r = self.rules[q]
+            if self.plastic[q] and not r.emission:
+                self._touch(k, n)
+                y1 = self.ytr[0][int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]]
+                w[k] = r.depress(w[k], y1, self.sx2[k])
+                if jump:                     # the synapse's traces see the spike now
+                    _jump(self.sx1, k, r.near_x)
+                    _jump(self.sx2, k, r.near_x)
+
+        # 3. state recording
+        spec = rec.spec
+        rel = n - rec.base
+        for row in range(spec.srec_var.size):
+            every = int(spec.srec_every[row])
+            if rel % every == 0:
+                var, g = int(spec.srec_var[row]), int(spec.srec_idx[row])
+                rec.srec_out[rec.srec_off[row] + rel // every] = self.state_rows[var][g]
+
+        # 4. neurons and inputs
+        spikes = [self._neurons(pop, n) for pop in range(self.n_pop)]
+        self.history[n] = spikes
+        self.history.pop(n - p.R, None)
+
+        # 5. plasticity at this step's spikes: presynaptic side, then postsynaptic side
+        for q in range(self.n_prj):
+            if not self.plastic[q]:
+                continue
+            r = self.rules[q]
+            xo, yo = int(p.prj_i[q, QI_XOFF]), int(p.prj_i[q, QI_YOFF])
+            for i in spikes[int(p.prj_i[q, QI_PRE])]:
+                if r.emission:
+                    x2_before = self.xtr[1][xo + i]
+                    for k in self.out[q][i]:
+                        w[k] = r.depress(w[k], self.ytr[0][yo + self.syn_post[k]], x2_before)
+                _jump(self.xtr[0], xo + i, r.near_x)
+                _jump(self.xtr[1], xo + i, r.near_x)
+        for q in range(self.n_prj):
+            if not self.plastic[q]:
+                continue
+            r = self.rules[q]
+            xo, yo = int(p.prj_i[q, QI_XOFF]), int(p.prj_i[q, QI_YOFF])
+            for j in spikes[int(p.prj_i[q, QI_POST])]:
+                y2_before = self.ytr[1][yo + j]
+                for k in self.inc[q][j]:
+                    if r.emission:
+                        x1 = self.xtr[0][xo + self.syn_pre[k]]
+                    else:
+                        self._touch(k, n)
+                        x1 = self.sx1[k]
+                    w[k] = r.potentiate(w[k], x1, y2_before)
+                _jump(self.ytr[0], yo + j, r.near_y)
+                _jump(self.ytr[1], yo + j, r.near_y)
+
+        # spikes travel: queue their arrivals
+        for q in range(self.n_prj):
+            for i in spikes[int(p.prj_i[q, QI_PRE])]:
+                self._emit(q, i, n)
+
+        # 6. spike and rate recording
+        k = int(rec.spk_n[0])
+        for pop in range(self.n_pop):
+            lo = int(p.pop_i[pop, PI_OFF])
+            for i in spikes[pop]:
+                if spec.rec_mask[lo + i] != 0:
+                    rec.spk_t[k] = n
+                    rec.spk_i[k] = lo + i
+                    k += 1
+        rec.spk_n[0] = k
+        for row in range(spec.rrec_pop.size):
+            rec.rrec_out[row, rel] = len(spikes[int(spec.rrec_pop[row])])
+
+    def _touch(self, k: int, n: int) -> None:
+        """Bring synapse k's presynaptic traces up to step n (exact exponential decay)."""
+        if self.slast[k] != n:
+            r = self.rules[self.syn_prj[k]]
+            dn = n - self.slast[k]
+            self.sx1[k] *= math.exp(dn * r.lx1)
+            self.sx2[k] *= math.exp(dn * r.lx2)
+            self.slast[k] = n
+
+    def _neurons(self, pop: int, n: int) -> list:
+        """Step 4 for population ``pop``; returns the local indices that spike at step n."""
+        p = self.plan
+        kind = int(p.pop_i[pop, PI_KIND])
+        lo = int(p.pop_i[pop, PI_OFF])
+        hi = lo + int(p.pop_i[pop, PI_N])
+        fired = []
+        if kind == KIND_POISSON:
+            for i in range(lo, hi):
+                if self.nxt[i] == n:
+                    fired.append(i - lo)
+                    self.nxt[i] = n + _geometric(self.rng[pop], self.prob[i], self.logq[i])
+            return fired
+        if kind == KIND_SOURCE:
+            ptr, end = self.src_ptr[pop], int(p.pop_i[pop, PI_SRC_HI])
+            while ptr < end and p.src_step[ptr] < n:      # times before this run's start
+                ptr += 1
+            while ptr < end and p.src_step[ptr] == n:
+                fired.append(int(p.src_idx[ptr]))
+                ptr += 1
+            self.src_ptr[pop] = ptr
+            return fired
+        f = p.pop_f[pop]
+        v_rest, v_reset, v_th = float(f[PF_VREST]), float(f[PF_VRESET]), float(f[PF_VTH])
+        p_m, p_e, p_i = float(f[PF_PM]), float(f[PF_PE]), float(f[PF_PI])
+        k_e, k_i = float(f[PF_KE]), float(f[PF_KI])
+        e_e, e_i, dt_tau = float(f[PF_EE]), float(f[PF_EI]), float(f[PF_DTTAU])
+        frozen = p.pop_i[pop, PI_FROZEN] != 0
+        p_theta = 1.0 if frozen else float(f[PF_PTHETA])
+        theta_plus = 0.0 if frozen else float(f[PF_THPLUS])
+        ref_steps = int(p.pop_i[pop, PI_REF])
+        v, ge, gi, theta, ref = self.v, self.ge, self.gi, self.theta, self.ref
+        for i in range(lo, hi):
+            x_e, x_i = ge[i], gi[i]
+            refractory = ref[i] > 0
+            if refractory:
+                ref[i] -= 1
+            elif kind == KIND_CUR:
+                v_inf = v_rest + self.bias[i]
+                v[i] = v_inf + (v[i] - v_inf) * p_m + x_e * k_e + x_i * k_i
+            else:
+                G = 1.0 + x_e + x_i
+                v_inf = (v_rest + self.bias[i] + x_e * e_e + x_i * e_i) / G
+                v[i] = v_inf + (v[i] - v_inf) * math.exp(-dt_tau * G)
+            ge[i] = x_e * p_e
+            gi[i] = x_i * p_i
+            theta[i] *= p_theta
+            if not refractory and v[i] >= v_th + theta[i]:
+                fired.append(i - lo)
+                v[i] = v_reset
+                ref[i] = ref_steps
+                theta[i] += theta_plus
+        return fired
