@@ -383,6 +383,8 @@ class Projection:
         x[:] = ox
         y[:] = oy
         n = int(self._plan.step[0])
+        if oR == 0 or R == 0:
+            return
         for back in range(1, min(oR, R)):
             if n - back < 0:
                 break
@@ -396,8 +398,9 @@ class Projection:
         if plan.prj_i[index, _p.QI_RULE]:
             xo, yo, ho = (int(plan.prj_i[index, c]) for c in (_p.QI_XOFF, _p.QI_YOFF, _p.QI_HOFF))
             npre, npost = self.pre.n, self.post.n
+            rh = plan.R if plan.prj_i[index, _p.QI_TMODE] == _p.TM_HET else 0
             self._traces = (plan.xtr[:, xo:xo + npre], plan.ytr[:, yo:yo + npost],
-                            plan.hx[:, ho:ho + plan.R * npre].reshape(2, plan.R, npre), plan.R)
+                            plan.hx[:, ho:ho + rh * npre].reshape(2, rh, npre), rh)
 
 
 class Network:

@@ -39,8 +39,11 @@ S_V, S_GE, S_GI, S_THETA, S_BIAS, S_P, S_LOGQ = range(7)
 N_S = 7
 # prj_i columns
 (QI_PRE, QI_POST, QI_CHAN, QI_SOFF, QI_NSYN, QI_DOFF, QI_NDEL, QI_SEGOFF, QI_COLOFF, QI_RULE,
- QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_EMISSION) = range(16)
+ QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_TMODE) = range(16)
 N_QI = 16
+# timing modes of plastic projections: arrival with several delays (presynaptic trace history
+# ring needed), emission, arrival with a single delay (traces jump at arrival, no history)
+TM_HET, TM_EMISSION, TM_HOM = 0, 1, 2
 # prj_f columns
 (QF_A2P, QF_A3P, QF_A2M, QF_A3M, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_NEARX, QF_NEARY, QF_WMIN,
  QF_WMAX, QF_MULT, QF_MU, QF_NORM_TARGET) = range(15)
@@ -247,7 +250,10 @@ def build_plan(net) -> Plan:
         if pr.plasticity is not None:
             kp = pr.plasticity.kernel_params(dt)
             prj_i[q, QI_RULE] = 1
-            prj_i[q, QI_EMISSION] = int(kp["emission"])
+            if kp["emission"]:
+                prj_i[q, QI_TMODE] = TM_EMISSION
+            else:
+                prj_i[q, QI_TMODE] = TM_HOM if dvals.size <= 1 else TM_HET
             for col, key in ((QF_A2P, "a2_plus"), (QF_A3P, "a3_plus"), (QF_A2M, "a2_minus"),
                              (QF_A3M, "a3_minus"), (QF_PX1, "p_x1"), (QF_PX2, "p_x2"),
                              (QF_PY1, "p_y1"), (QF_PY2, "p_y2"), (QF_NEARX, "near_x"),
@@ -260,7 +266,8 @@ def build_plan(net) -> Plan:
             plastic_prjs.append((q, pr, x_off, y_off, h_off))
             x_off += n_pre
             y_off += n_post
-            h_off += R * n_pre
+            if prj_i[q, QI_TMODE] == TM_HET:
+                h_off += R * n_pre
         prj_i[q, QI_PLASTIC] = int(pr._plastic)
         if pr.normalization is not None:
             prj_f[q, QF_NORM_TARGET] = pr.normalization.target_sum
@@ -272,8 +279,9 @@ def build_plan(net) -> Plan:
     ytr = np.zeros((2, y_off))
     hx = np.zeros((2, h_off))
     for q, pr, xo, yo, ho in plastic_prjs:
+        rh = R if prj_i[q, QI_TMODE] == TM_HET else 0
         pr._copy_traces_into(xtr[:, xo:xo + pr.pre.n], ytr[:, yo:yo + pr.post.n],
-                             hx[:, ho:ho + R * pr.pre.n].reshape(2, R, pr.pre.n), R)
+                             hx[:, ho:ho + rh * pr.pre.n].reshape(2, rh, pr.pre.n), rh)
 
     hist = np.zeros((R, N), dtype=np.int64)
     hist_cnt = np.zeros((R, P), dtype=np.int64)

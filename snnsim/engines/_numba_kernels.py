@@ -32,9 +32,10 @@ from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF
                     PF_VREST, PF_VTH, PI_ADAPT, PI_BIASARR, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
-                    QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_EMISSION, QI_HOFF, QI_NDEL,
+                    QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_TMODE, QI_HOFF, QI_NDEL,
                     QI_NORM_EVERY, QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
-                    QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V)
+                    QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, TM_EMISSION, TM_HET,
+                    TM_HOM)
 from ._fastmath import prefetch, vexp
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -359,11 +360,22 @@ def _prefetch_row(seg_ptr, r, syn_post, w):
         prefetch(w, k)
 
 
+@nb.njit(**_INNER)
+def _jump(tr, k, nearest):
+    if nearest:
+        tr[0, k] = 1.0
+        tr[1, k] = 1.0
+    else:
+        tr[0, k] += 1.0
+        tr[1, k] += 1.0
+
+
 # --- the phases of one step -------------------------------------------------------------------
 
 @nb.njit(**_INNER)
 def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
-    """Store last step's presynaptic traces in the history ring, decay traces; normalise."""
+    """Store last step's presynaptic traces in the history ring (only projections with several
+    delays and arrival timing need it), decay traces; normalise weights if due."""
     for q in range(prj_i.shape[0]):
         if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
             continue
@@ -371,21 +383,29 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
         npost = pop_i[prj_i[q, QI_POST], PI_N]
         xo = prj_i[q, QI_XOFF]
         yo = prj_i[q, QI_YOFF]
-        px1 = prj_f[q, QF_PX1]
-        px2 = prj_f[q, QF_PX2]
-        if prj_i[q, QI_EMISSION] == 0:
+        use_x2 = prj_f[q, QF_A3M] != 0.0
+        use_y2 = prj_f[q, QF_A3P] != 0.0
+        if prj_i[q, QI_TMODE] == TM_HET:
             hb = prj_i[q, QI_HOFF] + ((n - 1) % R) * npre
             for i in range(npre):
                 hx[0, hb + i] = xtr[0, xo + i]
-                hx[1, hb + i] = xtr[1, xo + i]
+            if use_x2:
+                for i in range(npre):
+                    hx[1, hb + i] = xtr[1, xo + i]
+        px1 = prj_f[q, QF_PX1]
         for i in range(npre):
             xtr[0, xo + i] *= px1
-            xtr[1, xo + i] *= px2
+        if use_x2:
+            px2 = prj_f[q, QF_PX2]
+            for i in range(npre):
+                xtr[1, xo + i] *= px2
         py1 = prj_f[q, QF_PY1]
-        py2 = prj_f[q, QF_PY2]
         for j in range(npost):
             ytr[0, yo + j] *= py1
-            ytr[1, yo + j] *= py2
+        if use_y2:
+            py2 = prj_f[q, QF_PY2]
+            for j in range(npost):
+                ytr[1, yo + j] *= py2
     for q in range(prj_i.shape[0]):
         every = prj_i[q, QI_NORM_EVERY]
         if every > 0 and n % every == 0:
@@ -395,7 +415,7 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
 
 @nb.njit(**_INNER)
 def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
-                    ytr, hx):
+                    xtr, ytr, hx):
     """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
     for q in range(prj_i.shape[0]):
         pre = prj_i[q, QI_PRE]
@@ -405,8 +425,9 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
         tgt = st[S_GE + prj_i[q, QI_CHAN]]
         doff = prj_i[q, QI_DOFF]
         segoff = prj_i[q, QI_SEGOFF]
+        mode = prj_i[q, QI_TMODE]
         ltd_here = (prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0
-                    and prj_i[q, QI_EMISSION] == 0)
+                    and mode != TM_EMISSION)
         for di in range(prj_i[q, QI_NDEL]):
             d = delays[doff + di]
             src = (n - d) % R
@@ -431,15 +452,21 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
                 mult = prj_f[q, QF_MULT] != 0.0
                 mu = prj_f[q, QF_MU]
                 px2 = prj_f[q, QF_PX2]
+                het = mode == TM_HET
+                xo = prj_i[q, QI_XOFF]
+                nearx = prj_f[q, QF_NEARX] != 0.0
                 for m in range(c):
                     if m + _PD < c:
                         _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
                     i = hist[src, poff + m]
-                    x2b = hx[1, hb + i] * px2
+                    # x2 of this synapse just before the arrival
+                    x2b = hx[1, hb + i] * px2 if het else xtr[1, xo + i]
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
                         j = syn_post[k]
                         tgt[qoff + j] += w[k]
                         w[k] = _ltd(w[k], ytr[0, yo + j], x2b, a2m, a3m, wmin, wmax, mult, mu)
+                    if not het:  # one delay: the neuron's traces jump at arrival
+                        _jump(xtr, xo + i, nearx)
 
 
 @nb.njit(**_INNER)
@@ -567,9 +594,12 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
             continue
         poff = pop_i[pre, PI_OFF]
         npre = pop_i[pre, PI_N]
+        mode = prj_i[q, QI_TMODE]
+        if mode == TM_HOM:
+            continue  # traces jumped at arrival
         xo = prj_i[q, QI_XOFF]
         nearx = prj_f[q, QF_NEARX] != 0.0
-        emission = prj_i[q, QI_EMISSION] != 0
+        emission = mode == TM_EMISSION
         yo = prj_i[q, QI_YOFF]
         a2m = prj_f[q, QF_A2M]
         a3m = prj_f[q, QF_A3M]
@@ -587,12 +617,7 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
                         w[k] = _ltd(w[k], ytr[0, yo + syn_post[k]], x2b, a2m, a3m, wmin, wmax,
                                     mult, mu)
-            if nearx:
-                xtr[0, xo + i] = 1.0
-                xtr[1, xo + i] = 1.0
-            else:
-                xtr[0, xo + i] += 1.0
-                xtr[1, xo + i] += 1.0
+            _jump(xtr, xo + i, nearx)
     for q in range(Q):
         if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
             continue
@@ -607,7 +632,7 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
         hoff = prj_i[q, QI_HOFF]
         coloff = prj_i[q, QI_COLOFF]
         neary = prj_f[q, QF_NEARY] != 0.0
-        emission = prj_i[q, QI_EMISSION] != 0
+        het = prj_i[q, QI_TMODE] == TM_HET
         a2p = prj_f[q, QF_A2P]
         a3p = prj_f[q, QF_A3P]
         wmin = prj_f[q, QF_WMIN]
@@ -620,17 +645,12 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
             for cc in range(col_ptr[coloff + j], col_ptr[coloff + j + 1]):
                 k = col_syn[cc]
                 i = syn_pre[k]
-                if emission:
-                    x1 = xtr[0, xo + i]
-                else:
+                if het:
                     x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
+                else:
+                    x1 = xtr[0, xo + i]
                 w[k] = _ltp(w[k], x1, y2b, a2p, a3p, wmin, wmax, mult, mu)
-            if neary:
-                ytr[0, yo + j] = 1.0
-                ytr[1, yo + j] = 1.0
-            else:
-                ytr[0, yo + j] += 1.0
-                ytr[1, yo + j] += 1.0
+            _jump(ytr, yo + j, neary)
 
 
 @nb.njit(**_INNER)
@@ -681,7 +701,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, ytr, hx)
+                        w, xtr, ytr, hx)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
@@ -726,7 +746,7 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, ytr, hx)
+                        w, xtr, ytr, hx)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]

@@ -332,18 +332,19 @@ class ReferenceSimulation:
         w = self.w
         # 1. plasticity traces decay; weight normalisation
         for q in range(self.n_prj):
-            if not self.plastic[q]:
-                continue
-            r = self.rules[q]
-            xo, yo = int(p.prj_i[q, QI_XOFF]), int(p.prj_i[q, QI_YOFF])
-            for i in range(len(self.out[q])):
-                self.xtr[0][xo + i] *= r.px1
-                self.xtr[1][xo + i] *= r.px2
-            for j in range(len(self.inc[q])):
-                self.ytr[0][yo + j] *= r.py1
-                self.ytr[1][yo + j] *= r.py2
+            if self.plastic[q]:
+                r = self.rules[q]
+                xo, yo = int(p.prj_i[q, QI_XOFF]), int(p.prj_i[q, QI_YOFF])
+                for i in range(len(self.out[q])):
+                    self.xtr[0][xo + i] *= r.px1
+                    self.xtr[1][xo + i] *= r.px2
+                for j in range(len(self.inc[q])):
+                    self.ytr[0][yo + j] *= r.py1
+                    self.ytr[1][yo + j] *= r.py2
+            # normalisation belongs to step 1, which a projection whose plasticity is switched
+            # off skips; a projection without a plasticity rule has nothing switched off
             every = int(p.prj_i[q, QI_NORM_EVERY])
-            if every > 0 and n % every == 0:
+            if every > 0 and n % every == 0 and (self.rules[q] is None or self.plastic[q]):
                 target = float(p.prj_f[q, QF_NORM_TARGET])
                 for syns in self.inc[q]:
                     total = sum(w[k] for k in syns)
