@@ -221,8 +221,11 @@ class Population:
 
     def _fill_initial(self, st, ref, pop_i_row, keep) -> None:
         if not self.is_input:
+            # a per-neuron bias lives in the S_BIAS row; a scalar one in the population's
+            # parameters (PF_BIAS), so the row stays zero then
             r = self.model.resistance or 0.0
-            st[_p.S_BIAS] = np.broadcast_to(np.asarray(self.model.i_bias) * r, (self.n,))
+            st[_p.S_BIAS] = (np.asarray(self.model.i_bias) * r if np.ndim(self.model.i_bias)
+                             else 0.0)
             for name, row in (("v", _p.S_V), ("g_e", _p.S_GE), ("g_i", _p.S_GI), ("theta", _p.S_THETA)):
                 if name not in keep:
                     st[row] = self._init[name]

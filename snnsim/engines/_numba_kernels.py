@@ -336,6 +336,26 @@ def normalize_columns(w, col_ptr, col_syn, coloff, n_post, target):
                 w[col_syn[c]] *= f
 
 
+WHEEL = 1024  # buckets of the Poisson timing wheel (a power of two)
+_WMASK = WHEEL - 1
+
+
+@nb.njit(**_JIT)
+def build_wheels(pop_i, nxt, whead, wlink):
+    """Put every Poisson neuron with a pending spike into its timing-wheel bucket."""
+    for p in range(pop_i.shape[0]):
+        if pop_i[p, PI_KIND] != KIND_POISSON:
+            continue
+        for b in range(WHEEL):
+            whead[p, b] = -1
+        lo = pop_i[p, PI_OFF]
+        for i in range(lo + pop_i[p, PI_N] - 1, lo - 1, -1):
+            if nxt[i] < _NEVER:
+                b = nxt[i] & _WMASK
+                wlink[i] = whead[p, b]
+                whead[p, b] = i
+
+
 @nb.njit(**_JIT)
 def redraw_poisson(pop_i, st, nxt, rng, n0):
     """Draw every Poisson neuron's next spike step afresh, counted from step ``n0``."""
@@ -478,7 +498,9 @@ def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64):
     hi = lo + pop_i[p, PI_N]
     vreset = pop_f[p, PF_VRESET]
     rsteps = pop_i[p, PI_REF]
-    thplus = pop_f[p, PF_THPLUS] if (pop_i[p, PI_ADAPT] != 0 and pop_i[p, PI_FROZEN] == 0) else 0.0
+    # branch-free on purpose: a conditional expression here made LLVM emit a loop costing
+    # ~100 ns per call even for one neuron (PF_THPLUS is 0 unless adaptive)
+    thplus = pop_f[p, PF_THPLUS] * (1 - pop_i[p, PI_FROZEN])
     cnt = 0
     i = lo
     while i < hi:
@@ -496,17 +518,46 @@ def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64):
 
 
 @nb.njit(**_INNER)
-def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist):
-    """Spikes of input population p at step n into the history ring. Returns count."""
+def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist, whead, wlink):
+    """Spikes of input population p at step n into the history ring. Returns count.
+
+    Poisson neurons wait in a timing wheel: bucket ``s % WHEEL`` lists the neurons whose
+    next spike is at a step ``s`` with that remainder, so a step only visits about
+    n / WHEEL neurons.  Spiking neurons are sorted by index before new waiting times are
+    drawn, so the random stream is consumed in neuron order."""
     lo = pop_i[p, PI_OFF]
-    hi = lo + pop_i[p, PI_N]
     cnt = 0
     if pop_i[p, PI_KIND] == KIND_POISSON:
-        for i in range(lo, hi):
+        b = n & _WMASK
+        i = whead[p, b]
+        prev = -1
+        while i >= 0:
+            nx = wlink[i]
             if nxt[i] == n:
+                if prev < 0:
+                    whead[p, b] = nx
+                else:
+                    wlink[prev] = nx
                 hist[slot, lo + cnt] = i - lo
                 cnt += 1
-                nxt[i] = n + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+            else:
+                prev = i
+            i = nx
+        for a in range(1, cnt):  # insertion sort: a handful of spikes per step
+            x = hist[slot, lo + a]
+            k = a - 1
+            while k >= 0 and hist[slot, lo + k] > x:
+                hist[slot, lo + k + 1] = hist[slot, lo + k]
+                k -= 1
+            hist[slot, lo + k + 1] = x
+        for m in range(cnt):
+            i = lo + hist[slot, lo + m]
+            t = n + _geometric(rng, p, st[S_P, i], st[S_LOGQ, i])
+            nxt[i] = t
+            if t < _NEVER:
+                bb = t & _WMASK
+                wlink[i] = whead[p, bb]
+                whead[p, bb] = i
     else:
         ptr = pop_i[p, PI_SRC_PTR]
         end = pop_i[p, PI_SRC_HI]
@@ -521,7 +572,8 @@ def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist):
 
 
 @nb.njit(**_INNER)
-def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag, flag64):
+def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag,
+                   flag64, whead, wlink):
     """Integrate neurons from n*dt to (n+1)*dt, threshold and reset; inputs emit spikes."""
     v = st[S_V]
     ge = st[S_GE]
@@ -533,8 +585,9 @@ def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, 
         if kind == KIND_CUR or kind == KIND_COND:
             lo = pop_i[p, PI_OFF]
             hi = lo + pop_i[p, PI_N]
-            general = pop_i[p, PI_ADAPT] != 0 or pop_i[p, PI_BIASARR] != 0
-            pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+            general = (pop_i[p, PI_ADAPT] + pop_i[p, PI_BIASARR]) != 0
+            frz = pop_i[p, PI_FROZEN]
+            pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
             f = pop_f[p]
             if kind == KIND_CUR:
                 _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
@@ -547,11 +600,12 @@ def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, 
             hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
-                                              hist)
+                                              hist, whead, wlink)
 
 
 @nb.njit(**_INNER)
-def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag, flag64):
+def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
+                       flag, flag64, whead, wlink):
     """As _phase_neurons, with the neuron updates spread over threads."""
     v = st[S_V]
     ge = st[S_GE]
@@ -563,8 +617,9 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
         if kind == KIND_CUR or kind == KIND_COND:
             lo = pop_i[p, PI_OFF]
             hi = lo + pop_i[p, PI_N]
-            general = pop_i[p, PI_ADAPT] != 0 or pop_i[p, PI_BIASARR] != 0
-            pth = 1.0 if pop_i[p, PI_FROZEN] != 0 else pop_f[p, PF_PTHETA]
+            general = (pop_i[p, PI_ADAPT] + pop_i[p, PI_BIASARR]) != 0
+            frz = pop_i[p, PI_FROZEN]
+            pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
             f = pop_f[p]
             if kind == KIND_CUR:
                 _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
@@ -577,7 +632,7 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
             hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
-                                              hist)
+                                              hist, whead, wlink)
 
 
 @nb.njit(**_INNER)
@@ -674,13 +729,14 @@ def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
 def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
     """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
 
     Returns early (fewer steps) only when the spike-recording buffer could overflow in the
     next step; the caller grows it and calls again.
     """
     redraw_poisson(pop_i, st, nxt, rng, n0)
+    build_wheels(pop_i, nxt, whead, wlink)
     flag64 = flag.view(np.uint64)
     cap = spk_t.shape[0]
     n_srec = srec_var.shape[0]
@@ -708,7 +764,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
         _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-                       flag, flag64)
+                       flag, flag64, whead, wlink)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
                               syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
@@ -723,9 +779,10 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
 def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag):
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
     """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
     redraw_poisson(pop_i, st, nxt, rng, n0)
+    build_wheels(pop_i, nxt, whead, wlink)
     flag64 = flag.view(np.uint64)
     cap = spk_t.shape[0]
     n_srec = srec_var.shape[0]
@@ -753,7 +810,7 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
         _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist,
-                           hist_cnt, flag, flag64)
+                           hist_cnt, flag, flag64, whead, wlink)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
                               syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)

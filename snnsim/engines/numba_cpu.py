@@ -36,6 +36,9 @@ class NumbaSimulation:
                                  f"got {threads!r}")
         self.plan = plan
         self.threads = int(threads)
+        # scratch of the Poisson timing wheel (rebuilt at the start of every run call)
+        self.whead = np.full((plan.pop_i.shape[0], K.WHEEL), -1, dtype=np.int64)
+        self.wlink = np.full(plan.n_neurons, -1, dtype=np.int64)
 
     def pull(self) -> None:
         """State lives in the plan already."""
@@ -55,6 +58,6 @@ class NumbaSimulation:
                            p.col_ptr, p.col_syn, p.xtr, p.ytr, p.hx, spec.rec_mask,
                            spec.rec_per_step, rec.spk_t, rec.spk_i, rec.spk_n, spec.srec_var,
                            spec.srec_idx, spec.srec_every, rec.srec_off, rec.srec_out,
-                           spec.rrec_pop, rec.rrec_out, rec.base, p.flag)
+                           spec.rrec_pop, rec.rrec_out, rec.base, p.flag, self.whead, self.wlink)
             p.step[0] += k
             done += k
