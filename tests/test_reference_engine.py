@@ -88,15 +88,15 @@ def _n_spikes(snaps, monitor: int) -> int:
 def _balanced(conductance: bool, seed: int = 4):
     def build():
         net = sn.Network(dt=0.1 * ms, seed=seed)
-        inp = net.add(sn.PoissonInput(60, rate=np.linspace(5, 80, 60) * Hz), name="inp")
+        inp = net.add(sn.PoissonInput(60, rate=np.linspace(10, 100, 60) * Hz), name="inp")
         times = np.array([2.0, 5.0, 5.0, 11.3, 20.0, 33.3, 40.0]) * ms
         src = net.add(sn.SpikeSource(5, times=times, indices=[0, 1, 2, 3, 4, 0, 1]), name="src")
         if conductance:
             syn = sn.Conductance(tau_e=5 * ms, tau_i=10 * ms, e_e=0 * mV, e_i=-80 * mV)
-            w_in, w_src, w_ee, w_ei, w_ie = sn.Uniform(0.02, 0.12), 0.5, 0.05, 0.08, 0.4
+            w_in, w_src, w_ee, w_ei, w_ie = sn.Uniform(0.04, 0.2), 0.5, 0.05, 0.08, 0.05
         else:
             syn = sn.Current(tau_e=5 * ms, tau_i=10 * ms)
-            w_in, w_src, w_ee, w_ei, w_ie = sn.Uniform(0.5 * mV, 2.5 * mV), 8 * mV, 1 * mV, 1.5 * mV, -4 * mV
+            w_in, w_src, w_ee, w_ei, w_ie = sn.Uniform(2 * mV, 6 * mV), 8 * mV, 1.5 * mV, 2 * mV, -1.5 * mV
         model = sn.LIF(1, tau_m=20 * ms, v_rest=-60 * mV, v_reset=-65 * mV, v_th=-50 * mV,
                        t_ref=2 * ms, synapses=syn)
         exc = net.add(model.replace(n=40), name="exc")
@@ -122,28 +122,28 @@ def _balanced(conductance: bool, seed: int = 4):
 
 @pytest.mark.parametrize("conductance", [False, True], ids=["current", "conductance"])
 def test_balanced_network_same_spikes_and_state(conductance):
-    snaps = _compare(_balanced(conductance), [600])
-    assert _n_spikes(snaps, 0) > 100          # inputs
+    snaps = _compare(_balanced(conductance), [1000])
+    assert _n_spikes(snaps, 0) > 200          # inputs
     assert _n_spikes(snaps, 1) == 7           # spike source, all in the window
     assert _n_spikes(snaps, 2) > 40           # exc
-    assert _n_spikes(snaps, 3) > 10           # inh
+    assert _n_spikes(snaps, 3) > 40           # inh
 
 
 @pytest.mark.parametrize("conductance", [False, True], ids=["current", "conductance"])
 def test_balanced_network_split_runs(conductance):
     # run(a); run(b); run(c) on both engines, spikes in flight across every boundary
-    snaps = _compare(_balanced(conductance), [137, 1, 262])
-    assert _n_spikes(snaps, 2) > 10
+    snaps = _compare(_balanced(conductance), [237, 1, 462])
+    assert _n_spikes(snaps, 2) > 20
 
 
 def _adaptive(conductance: bool, bias_array: bool, adaptive: bool = True):
     def build():
         net = sn.Network(dt=0.1 * ms, seed=11)
-        inp = net.add(sn.PoissonInput(30, rate=30 * Hz), name="inp")
+        inp = net.add(sn.PoissonInput(30, rate=80 * Hz), name="inp")
         if conductance:
             syn, w = sn.Conductance(tau_e=2 * ms, tau_i=5 * ms), sn.Uniform(0.05, 0.25)
         else:
-            syn, w = sn.Current(tau_e=2 * ms, tau_i=5 * ms), sn.Uniform(1 * mV, 4 * mV)
+            syn, w = sn.Current(tau_e=2 * ms, tau_i=5 * ms), sn.Uniform(2 * mV, 6 * mV)
         bias = np.linspace(0.0, 0.15e-9, 20) if bias_array else 0.0
         kw = dict(tau_m=20 * ms, v_rest=-65 * mV, v_reset=-70 * mV, v_th=-55 * mV,
                   t_ref=3 * ms, r_m=100e6, i_bias=bias, synapses=syn)
@@ -163,7 +163,7 @@ def _adaptive(conductance: bool, bias_array: bool, adaptive: bool = True):
 def test_adaptive_threshold_refractoriness_bias_array(conductance, adaptive):
     snaps = _compare(_adaptive(conductance, True, adaptive), [800])
     counts = np.bincount(snaps[0]["spikes"][0][1], minlength=20)
-    assert counts.sum() > 50 and counts.max() < 800 // 30   # refractoriness holds
+    assert counts.sum() > 40 and counts.max() < 800 // 30   # refractoriness holds
     if adaptive:
         assert snaps[0]["state"][0]["theta"].max() > 2 * mV
 
@@ -181,10 +181,7 @@ def test_theta_frozen_between_runs():
 @pytest.mark.parametrize("engine", ENGINES)
 def test_scalar_bias_current_follows_analytic_solution(engine, adaptive):
     """A neuron with only a bias current relaxes to v_rest + R_m i_bias (semantics, step 4).
-
-    The numba engine adds a scalar bias twice in AdaptiveLIF populations (the per-neuron
-    array ``st[S_BIAS]`` on top of ``pop_f[PF_BIAS]``), so the adaptive case fails there.
-    """
+    (The numba engine once counted a scalar bias twice in AdaptiveLIF populations.)"""
     net = sn.Network(dt=0.1 * ms, seed=0)
     kw = dict(tau_m=20 * ms, v_rest=-70 * mV, v_reset=-70 * mV, v_th=-50 * mV, r_m=100e6,
               i_bias=0.1e-9)
@@ -208,20 +205,37 @@ def test_set_rates_and_reset_state_between_runs():
 
 
 def test_engine_switch_continues_spikes_in_flight():
-    """numba then reference, and reference then numba, equal numba throughout."""
+    """numba then reference (then numba again) equals numba throughout, and vice versa:
+    spikes in flight cross the switches through the plan's spike history."""
     build = _plastic_poisson(sn.PairSTDP(a_plus=0.004, a_minus=0.0045, w_max=0.3,
                                          timing="emission"), True)
     whole = _run(build, "numba", [900])[0]
-    for first, second in (("numba", "reference"), ("reference", "numba")):
+    for engines, steps in ((("numba", "reference"), (450, 450)),
+                           (("reference", "numba"), (450, 450)),
+                           (("numba", "reference", "numba"), (450, 3, 447)),
+                           (("reference", "numba", "reference"), (450, 3, 447))):
         net, h = build()
-        r1 = _snapshot(net, h, net.run(450 * net.dt, engine=first))
-        r2 = _snapshot(net, h, net.run(450 * net.dt, engine=second))
+        parts = [_snapshot(net, h, net.run(n * net.dt, engine=e)) for e, n in zip(engines, steps)]
         for k in range(len(whole["spikes"])):
-            steps = np.concatenate([r1["spikes"][k][0], r2["spikes"][k][0]])
-            idx = np.concatenate([r1["spikes"][k][1], r2["spikes"][k][1]])
-            np.testing.assert_array_equal(steps, whole["spikes"][k][0])
-            np.testing.assert_array_equal(idx, whole["spikes"][k][1])
-        np.testing.assert_allclose(r2["w"][0], whole["w"][0], rtol=0, atol=W_ATOL)
+            for c in range(2):
+                np.testing.assert_array_equal(np.concatenate([p["spikes"][k][c] for p in parts]),
+                                              whole["spikes"][k][c], err_msg=str(engines))
+        np.testing.assert_allclose(parts[-1]["w"][0], whole["w"][0], rtol=0, atol=W_ATOL)
+    assert whole["spikes"][1][0].size > 50
+
+
+def test_poisson_trains_identical_over_long_waits():
+    """Low rates: waiting times of thousands of steps; rates changed between runs."""
+    def build():
+        net = sn.Network(dt=0.1 * ms, seed=9)
+        inp = net.add(sn.PoissonInput(100, rate=np.linspace(0.5, 30, 100) * Hz), name="inp")
+        return net, {"spikes": [net.record_spikes(inp)], "rate": [net.population_rate(inp)]}
+
+    def between(r, net, h):
+        net["inp"].set_rates(np.linspace(30, 0, 100) * Hz)
+    snaps = _compare(build, [12000, 3000], between)
+    assert _n_spikes(snaps, 0) > 100
+    assert snaps[1]["spikes"][0][1].max() < 99             # rate 0: neuron 99 is silent
 
 
 def test_unknown_option_rejected():
@@ -312,7 +326,7 @@ def _initial_weights(build) -> np.ndarray:
 @pytest.mark.parametrize("rule", list(RULES))
 def test_plasticity_poisson(rule, timing, delays):
     build = _plastic_poisson(RULES[rule].replace(timing=timing), delays)
-    snaps = _compare(build, [1000])
+    snaps = _compare(build, [2000])
     assert _n_spikes(snaps, 1) > 50                       # the post neurons do fire
     assert _changed(snaps, _initial_weights(build)) > 1e-3
 
@@ -321,7 +335,7 @@ def test_plasticity_poisson(rule, timing, delays):
 @pytest.mark.parametrize("rule", list(RULES))
 def test_plasticity_spike_sources(rule, timing):
     build = _plastic_sources(RULES[rule].replace(timing=timing))
-    snaps = _compare(build, [1000])
+    snaps = _compare(build, [2000])
     assert _n_spikes(snaps, 1) > 30
     assert _changed(snaps, _initial_weights(build)) > 1e-3
 
@@ -344,7 +358,7 @@ def test_plasticity_split_runs_equal_one_run(rule, timing):
 def test_weight_bounds_reached():
     rule = sn.PairSTDP(a_plus=0.05, a_minus=0.06, w_min=0.02, w_max=0.25)
     build = _plastic_poisson(rule, True)
-    snaps = _compare(build, [1000])
+    snaps = _compare(build, [2000])
     w = snaps[0]["w"][0]
     assert np.any(w == 0.02) and np.any(w == 0.25) and w.min() >= 0.02 and w.max() <= 0.25
 
@@ -370,19 +384,57 @@ def test_recurrent_plastic_projection():
 def test_weight_normalization_every(timing):
     norm = sn.WeightNormalization(target_sum=6.0, every=10 * ms)
     build = _plastic_poisson(RULES["pair-all-add"].replace(timing=timing), True, norm)
-    snaps = _compare(build, [1000])
+    snaps = _compare(build, [2000])
     assert _n_spikes(snaps, 1) > 50
 
 
+@pytest.mark.parametrize("delays", [False, True], ids=["d1", "dhet"])
 @pytest.mark.parametrize("timing", ["arrival", "emission"])
 @pytest.mark.parametrize("rule", ["pair-all-add", "triplet-all", "diehl-cook"])
-def test_plasticity_switched_off_between_runs(rule, timing):
+def test_plasticity_switched_off_between_runs(rule, timing, delays):
+    """on, off, on again; the inputs fall silent for a few steps before each switch so that
+    no spike is in flight across it (that case: test_spike_emitted_while_off_...)."""
     def between(r, net, h):
-        h["proj"][0].plastic = (r != 1)
-    build = _plastic_poisson(RULES[rule].replace(timing=timing), True)
-    snaps = _compare(build, [400, 300, 400], between)
-    np.testing.assert_array_equal(snaps[1]["w"][0], snaps[0]["w"][0])   # frozen while off
-    assert np.abs(snaps[2]["w"][0] - snaps[1]["w"][0]).mean() > 1e-4
+        net["inp"].set_rates(0.0 if r in (1, 3) else 30 * Hz)
+        if r in (2, 4):
+            h["proj"][0].plastic = (r == 4)
+    build = _plastic_poisson(RULES[rule].replace(timing=timing), delays)
+    snaps = _compare(build, [400, 12, 300, 12, 400], between)
+    np.testing.assert_array_equal(snaps[3]["w"][0], snaps[1]["w"][0])   # frozen while off
+    assert np.abs(snaps[4]["w"][0] - snaps[3]["w"][0]).mean() > 1e-4
+    assert _n_spikes(snaps[2:3], 1) > 10
+
+
+@pytest.mark.parametrize("delays", [(3, 3), (3, 4)], ids=["one-delay", "two-delays"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_spike_emitted_while_off_arriving_after_switch_on(engine, delays):
+    """Presynaptic spike at step 9 while plasticity is off, switched on at step 10, arrival
+    (delay 3) at step 12, postsynaptic spike at step 14.  With timing='arrival' the arrival
+    is the presynaptic event ("each synapse sees the presynaptic spike train shifted by its
+    delay"), and plasticity is on then: the synapse's x1 jumps, and the pair gives
+    a_plus exp(-2 dt / tau_plus).  A second synapse from a silent neuron must not change
+    that.  The numba engine agrees with one delay per projection (it makes the traces jump at
+    arrival) but gives 0 when the projection has several delays (its trace-history ring was
+    zeroed when plasticity was switched on, so the spike emitted before is lost)."""
+    dt = 0.1 * ms
+    net = sn.Network(dt=dt, seed=0)
+    pre = net.add(sn.SpikeSource(2, times=[9 * dt], indices=[0]), name="pre")
+    teacher = net.add(sn.SpikeSource(1, times=[13 * dt], indices=[0]), name="tch")
+    post = net.add(sn.LIF(1, tau_m=10 * ms, v_rest=-65 * mV, v_reset=-65 * mV, v_th=-55 * mV,
+                          t_ref=1.0, synapses=sn.Current(tau_e=0.1 * ms, tau_i=0.1 * ms)),
+                   name="post")
+    net.connect(teacher, post, weight=50.0)
+    rule = sn.PairSTDP(a_plus=1e-4, a_minus=1.5e-4, tau_plus=20 * ms, tau_minus=10 * ms,
+                       w_max=1e-3)
+    proj = net.connect(pre, post, sn.FromArrays([0, 1], [0, 0]), weight=5e-4,
+                       delay=np.array(delays) * dt, plasticity=rule)
+    proj.plastic = False
+    net.run(10 * dt, engine=engine)
+    proj.plastic = True
+    net.run(20 * dt, engine=engine)
+    dw = proj.get_weights("sparse")[2] - 5e-4
+    np.testing.assert_allclose(dw, [1e-4 * np.exp(-2 * dt / (20 * ms)), 0.0], rtol=1e-9,
+                               atol=1e-18)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

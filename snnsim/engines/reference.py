@@ -5,12 +5,15 @@ iteration per neuron per step and per synaptic event) and meant for small networ
 is written from the semantics, independently of the ``numba`` kernels:
 
 * one step ``n`` is the six numbered phases of docs/semantics.md, in that order;
-* spikes in flight live in a queue ``{arrival step: [(synapse, jump), ...]}`` filled when
-  a neuron spikes (arrival = spike step + that synapse's delay);
+* spikes in flight live in a queue ``{arrival step: [synapse, ...]}`` filled when a
+  neuron spikes (arrival = spike step + that synapse's delay);
 * with ``timing='arrival'`` every synapse keeps its own presynaptic traces ``x1_k``,
   ``x2_k`` and the step they were last brought up to date, Brian2 style: they are decayed
   with ``math.exp(-(n - last) dt / tau)`` when touched and jump when a spike *arrives*,
-  so they are the presynaptic traces seen through the synapse's delay;
+  so they are the presynaptic traces seen through the synapse's delay.  The arrival is
+  the presynaptic event: depression and the jump of the synapse's traces both happen at
+  the arrival, if plasticity is on in that step (a spike emitted while plasticity was off
+  and arriving after it was switched back on counts, like any spike arriving then);
 * Poisson inputs use the same xoshiro256** streams and geometric next-spike draws as the
   other engines, in pure Python, so spike trains are identical.
 
@@ -22,13 +25,15 @@ place, and at the end of each run the last ``R - 1`` steps' spikes are written t
 plan's ``hist``/``hist_cnt`` so that any engine can carry on with the spikes in flight.
 
 The per-synapse traces of ``timing='arrival'`` projections are private to one
-:class:`ReferenceSimulation`.  They do not survive switching engines: a reference
-simulation prepared on a plan that already has spikes in flight (another engine ran
-before) starts these per-synapse traces from zero (plus the jumps of the spikes in
-flight), and the ``numba`` engine does not see them either (its trace-history ring
-``hx`` is not written).  Within one simulation, successive runs continue exactly;
-``reset_state`` (step moved back) and switching plasticity back on (traces zeroed) are
-detected at the start of the next run.
+:class:`ReferenceSimulation` and do not survive switching engines: a reference simulation
+prepared on a plan that another engine has run starts them from zero (the spikes still
+in flight do arrive and make them jump), and the ``numba`` engine does not see them
+either (its trace-history ring ``hx`` is not written, and with a single delay it keeps
+delay-shifted traces in ``xtr`` where this engine keeps the neurons' own traces).  So,
+with plastic ``timing='arrival'`` projections, switch engines only where no presynaptic
+spike of the last ``max delay`` steps matters.  Within one simulation successive runs
+continue exactly; ``reset_state`` (step moved back) and switching plasticity back on
+(plan traces zeroed) are noticed at the start of the next run.
 
 Options
 -------
@@ -42,14 +47,14 @@ import math
 import numpy as np
 
 from ..errors import ParameterError
-from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE, PF_EI,
-                    PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
+from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_BIAS, PF_CE, PF_CI, PF_DTTAU, PF_EE,
+                    PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
                     PF_VREST, PF_VTH, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2,
-                    QF_WMAX, QF_WMIN, QI_CHAN, QI_EMISSION, QI_NORM_EVERY, QI_NSYN,
+                    QF_WMAX, QF_WMIN, QI_CHAN, QI_NORM_EVERY, QI_NSYN,
                     QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF, QI_XOFF, QI_YOFF, S_BIAS,
-                    S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V)
+                    S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, QI_TMODE, TM_EMISSION)
 
 __all__ = ["ReferenceEngine", "ReferenceSimulation"]
 
@@ -102,9 +107,9 @@ class _Rule:
         self.a2m, self.a3m = float(f[QF_A2M]), float(f[QF_A3M])
         self.px1, self.px2 = float(f[QF_PX1]), float(f[QF_PX2])
         self.py1, self.py2 = float(f[QF_PY1]), float(f[QF_PY2])
-        # log of the one-step decay factors, for the event-driven per-synapse traces:
-        # exp(-(n - last) dt / tau) = exp((n - last) * log(exp(-dt / tau)))
-        self.lx1, self.lx2 = math.log(self.px1), math.log(self.px2)
+        # -dt / tau (the plan keeps exp(-dt / tau) only), for the event-driven per-synapse
+        # traces: exp(-(n - last) dt / tau) = exp((n - last) * log(exp(-dt / tau)))
+        self.lx1, self.lx2 = _log(self.px1), _log(self.px2)
         self.near_x, self.near_y = f[QF_NEARX] != 0.0, f[QF_NEARY] != 0.0
         self.wmin, self.wmax = float(f[QF_WMIN]), float(f[QF_WMAX])
         self.mult, self.mu = f[QF_MULT] != 0.0, float(f[QF_MU])
@@ -125,6 +130,10 @@ class _Rule:
 
     def potentiate(self, w: float, x1: float, y2_before: float) -> float:
         return self.clip(w + self.f_plus(w) * x1 * (self.a2p + self.a3p * y2_before))
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0.0 else -math.inf     # tau << dt: the factor underflowed
 
 
 def _jump(trace: list, idx: int, nearest: bool) -> None:
@@ -180,7 +189,7 @@ class ReferenceSimulation:
                 inc[self.syn_post[k]].append(k)
             self.out.append(out)
             self.inc.append(inc)
-        self.rules = [(_Rule(p.prj_f[q], bool(p.prj_i[q, QI_EMISSION]))
+        self.rules = [(_Rule(p.prj_f[q], p.prj_i[q, QI_TMODE] == TM_EMISSION)
                        if p.prj_i[q, QI_RULE] != 0 else None) for q in range(self.n_prj)]
         # private per-synapse presynaptic traces (used by timing='arrival' projections)
         self.sx1 = [0.0] * S
@@ -202,14 +211,12 @@ class ReferenceSimulation:
         return p.xtr[:, xo:xo + n_pre], p.ytr[:, yo:yo + n_post]
 
     def _zero_synapse_traces(self, q: int) -> None:
-        """Plasticity was switched back on: restart q's per-synapse traces from zero, and the
-        spikes in flight (emitted before) make them jump no more."""
+        """Plasticity was switched back on (or the plan was reset): restart q's per-synapse
+        traces from zero."""
         row = self.plan.prj_i[q]
         for k in range(int(row[QI_SOFF]), int(row[QI_SOFF] + row[QI_NSYN])):
             self.sx1[k] = self.sx2[k] = 0.0
             self.slast[k] = 0
-        for n, events in self.queue.items():
-            self.queue[n] = [(k, jump and self.syn_prj[k] != q) for k, jump in events]
 
     def _import_from_plan(self) -> None:
         """Spikes in flight from the plan's history (written by whichever engine ran before)."""
@@ -219,15 +226,16 @@ class ReferenceSimulation:
         for q in range(self.n_prj):
             if self.rules[q] is not None:
                 self._zero_synapse_traces(q)
+        self.history = {}          # step -> [local indices of the spikes of each population]
         for back in range(1, p.R):
             s = n0 - back
             if s < 0:
                 break
+            self.history[s] = [[int(x) for x in p.hist[s % p.R, lo:lo + p.hist_cnt[s % p.R, pop]]]
+                               for pop, lo in enumerate(p.pop_i[:, PI_OFF])]
             for q in range(self.n_prj):
-                pre = int(p.prj_i[q, QI_PRE])
-                lo = int(p.pop_i[pre, PI_OFF])
-                for m in range(int(p.hist_cnt[s % p.R, pre])):
-                    self._emit(q, int(p.hist[s % p.R, lo + m]), s, n0)
+                for i in self.history[s][int(p.prj_i[q, QI_PRE])]:
+                    self._emit(q, i, s, n0)
         self._expect_step = n0
         self._seen_plastic = [self._plastic(q) for q in range(self.n_prj)]
         self._seen_traces = [tuple(a.copy() for a in self._trace_view(q))
@@ -235,11 +243,10 @@ class ReferenceSimulation:
 
     def _emit(self, q: int, i: int, s: int, first_step: int = 0) -> None:
         """Queue the arrivals of a spike of presynaptic neuron i of projection q at step s."""
-        jump = self._plastic(q)
         for k in self.out[q][i]:
             n = s + self.syn_delay[k]
             if n >= first_step:
-                self.queue.setdefault(n, []).append((k, jump))
+                self.queue.setdefault(n, []).append(k)
 
     def _check_outside_changes(self) -> None:
         p = self.plan
@@ -277,7 +284,6 @@ class ReferenceSimulation:
         self.rng = [[int(x) for x in p.rng[q]] for q in range(self.n_pop)]
         self.src_ptr = [int(x) for x in p.pop_i[:, PI_SRC_PTR]]
         self.plastic = [self._plastic(q) for q in range(self.n_prj)]
-        self.history = {}
         try:
             self._redraw_poisson(n0)
             for n in range(n0, n0 + n_steps):
@@ -354,7 +360,7 @@ class ReferenceSimulation:
 
         # 2. arrivals (sorted by synapse: order is free, this one gives the same float sums
         #    as the numba engine)
-        for k, jump in sorted(self.queue.pop(n, [])):
+        for k in sorted(self.queue.pop(n, [])):
             q = self.syn_prj[k]
             j = self.syn_tgt[k]
             if p.prj_i[q, QI_CHAN] == 0:
@@ -366,9 +372,8 @@ class ReferenceSimulation:
                 self._touch(k, n)
                 y1 = self.ytr[0][int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]]
                 w[k] = r.depress(w[k], y1, self.sx2[k])
-                if jump:                     # the synapse's traces see the spike now
-                    _jump(self.sx1, k, r.near_x)
-                    _jump(self.sx2, k, r.near_x)
+                _jump(self.sx1, k, r.near_x)     # the synapse's traces see the spike now
+                _jump(self.sx2, k, r.near_x)
 
         # 3. state recording
         spec = rec.spec
@@ -465,9 +470,12 @@ class ReferenceSimulation:
             return fired
         f = p.pop_f[pop]
         v_rest, v_reset, v_th = float(f[PF_VREST]), float(f[PF_VRESET]), float(f[PF_VTH])
+        # b = R_m i_bias: a scalar bias is a population parameter, a per-neuron one is in st
+        v_rest_b = v_rest + float(f[PF_BIAS])
         p_m, p_e, p_i = float(f[PF_PM]), float(f[PF_PE]), float(f[PF_PI])
         k_e, k_i = float(f[PF_KE]), float(f[PF_KI])
         e_e, e_i, dt_tau = float(f[PF_EE]), float(f[PF_EI]), float(f[PF_DTTAU])
+        c_e, c_i = float(f[PF_CE]), float(f[PF_CI])   # mean of g over a step / g at its start
         frozen = p.pop_i[pop, PI_FROZEN] != 0
         p_theta = 1.0 if frozen else float(f[PF_PTHETA])
         theta_plus = 0.0 if frozen else float(f[PF_THPLUS])
@@ -479,11 +487,12 @@ class ReferenceSimulation:
             if refractory:
                 ref[i] -= 1
             elif kind == KIND_CUR:
-                v_inf = v_rest + self.bias[i]
+                v_inf = v_rest_b + self.bias[i]
                 v[i] = v_inf + (v[i] - v_inf) * p_m + x_e * k_e + x_i * k_i
             else:
-                G = 1.0 + x_e + x_i
-                v_inf = (v_rest + self.bias[i] + x_e * e_e + x_i * e_i) / G
+                g_e, g_i = c_e * x_e, c_i * x_i
+                G = 1.0 + g_e + g_i
+                v_inf = (v_rest_b + self.bias[i] + g_e * e_e + g_i * e_i) / G
                 v[i] = v_inf + (v[i] - v_inf) * math.exp(-dt_tau * G)
             ge[i] = x_e * p_e
             gi[i] = x_i * p_i
