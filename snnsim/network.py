@@ -271,6 +271,7 @@ class Projection:
         for a in (self._pre, self._post, self._delay):
             a.setflags(write=False)
         self._plastic = plasticity is not None
+        self._on_step = 0   # step at which plasticity was last switched on
         self._plan = None
         self._traces = None  # (x (2, n_pre), y (2, n_post), h (2, R, n_pre), R) once bound
 
@@ -299,8 +300,9 @@ class Projection:
 
     @property
     def plastic(self) -> bool:
-        """Whether plasticity is on.  Turning it off stops trace and weight updates; turning it
-        back on restarts the traces from zero."""
+        """Whether plasticity is on.  Turning it off stops trace and weight updates (and
+        automatic normalisation); turning it back on restarts the traces from zero, and only
+        presynaptic spikes emitted from then on take part in plasticity."""
         return self._plastic
 
     @plastic.setter
@@ -314,9 +316,12 @@ class Projection:
             x[:] = 0.0
             y[:] = 0.0
             h[:] = 0.0
+        if value and not self._plastic:
+            self._on_step = int(self._plan.step[0]) if self._plan is not None else 0
         self._plastic = value
         if self._plan is not None:
             self._plan.prj_i[self.index, _p.QI_PLASTIC] = int(value)
+            self._plan.prj_i[self.index, _p.QI_ONSTEP] = self._on_step
             self._plan.version += 1
 
     # -- weights ------------------------------------------------------------------------------
@@ -700,6 +705,9 @@ class Network:
         plan.xtr[:] = 0.0
         plan.ytr[:] = 0.0
         plan.hx[:] = 0.0
+        for pr in self.projections:
+            pr._on_step = 0
+        plan.prj_i[:, _p.QI_ONSTEP] = 0
         plan.hist_cnt[:] = 0
         plan.step[0] = 0
         plan.version += 1
@@ -718,7 +726,7 @@ class Network:
         plan = self.compile()
         self._sync_from_engine()
         from .engines._numba_kernels import normalize_columns
-        normalize_columns(plan.w, plan.col_ptr, plan.col_syn,
-                          int(plan.prj_i[projection.index, _p.QI_COLOFF]), projection.post.n,
+        s0 = int(plan.prj_i[projection.index, _p.QI_SOFF])
+        normalize_columns(plan.w, plan.syn_post, s0, s0 + projection.n_synapses, projection.post.n,
                           float(target_sum))
         plan.version += 1

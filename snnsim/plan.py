@@ -39,8 +39,8 @@ S_V, S_GE, S_GI, S_THETA, S_BIAS, S_P, S_LOGQ = range(7)
 N_S = 7
 # prj_i columns
 (QI_PRE, QI_POST, QI_CHAN, QI_SOFF, QI_NSYN, QI_DOFF, QI_NDEL, QI_SEGOFF, QI_COLOFF, QI_RULE,
- QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_TMODE) = range(16)
-N_QI = 16
+ QI_PLASTIC, QI_XOFF, QI_YOFF, QI_HOFF, QI_NORM_EVERY, QI_TMODE, QI_ONSTEP) = range(17)
+N_QI = 17
 # timing modes of plastic projections: arrival with several delays (presynaptic trace history
 # ring needed), emission, arrival with a single delay (traces jump at arrival, no history)
 TM_HET, TM_EMISSION, TM_HOM = 0, 1, 2
@@ -269,6 +269,7 @@ def build_plan(net) -> Plan:
             if prj_i[q, QI_TMODE] == TM_HET:
                 h_off += R * n_pre
         prj_i[q, QI_PLASTIC] = int(pr._plastic)
+        prj_i[q, QI_ONSTEP] = pr._on_step
         if pr.normalization is not None:
             prj_f[q, QF_NORM_TARGET] = pr.normalization.target_sum
             if pr.normalization.every is not None:

@@ -238,7 +238,23 @@ def test_weight_normalization_on_demand_and_periodic():
     np.testing.assert_allclose(proj.get_weights().sum(axis=0), 3.0, rtol=1e-12)
     net.run(20 * ms)  # normalised at t = 0 and t = 10 ms, then 10 ms of learning
     sums = proj.get_weights().sum(axis=0)
+    assert not np.allclose(sums, 7.8, rtol=1e-9)
     assert np.all(np.abs(sums - 7.8) < 0.5)
+    # a projection without a learning rule is normalised exactly at multiples of `every`
+    static = net.connect(inp, post, weight=sn.Uniform(0, 1),
+                         normalization=sn.WeightNormalization(2.0, every=10 * ms))
+    t0 = net.t  # 20 ms
+    net.run(0.5 * ms)
+    np.testing.assert_allclose(static.get_weights().sum(axis=0), 2.0, rtol=1e-12)
+    static.set_weights(static.get_weights() * 3)
+    net.run(9 * ms)
+    np.testing.assert_allclose(static.get_weights().sum(axis=0), 6.0, rtol=1e-12)
+    net.run(1 * ms)  # crosses t = 30 ms
+    np.testing.assert_allclose(static.get_weights().sum(axis=0), 2.0, rtol=1e-12)
+    assert net.t == pytest.approx(t0 + 10.5 * ms)
+    # with its plasticity switched off, the learning projection is not normalised either
+    proj.set_weights(proj.get_weights() * 2)
+    before = proj.get_weights().sum(axis=0)
     proj.plastic = False
-    net.run(0.5 * ms)  # a step at t = 20 ms: normalised at its start, no learning after that
-    np.testing.assert_allclose(proj.get_weights().sum(axis=0), 7.8, rtol=1e-12)
+    net.run(20 * ms)
+    np.testing.assert_allclose(proj.get_weights().sum(axis=0), before, rtol=1e-12)

@@ -33,7 +33,7 @@ from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
                     QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_TMODE, QI_HOFF, QI_NDEL,
-                    QI_NORM_EVERY, QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
+                    QI_NORM_EVERY, QI_NSYN, QI_ONSTEP, QI_PLASTIC, QI_SOFF, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
                     QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, TM_EMISSION, TM_HET,
                     TM_HOM)
 from ._fastmath import prefetch, vexp
@@ -322,18 +322,16 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
 # --- helpers callable from Python -----------------------------------------------------------
 
 @nb.njit(**_JIT)
-def normalize_columns(w, col_ptr, col_syn, coloff, n_post, target):
-    """Scale each postsynaptic neuron's incoming weights to sum to ``target`` (skip zero sums)."""
+def normalize_columns(w, syn_post, s0, s1, n_post, target):
+    """Scale each postsynaptic neuron's incoming weights (synapses s0..s1) to sum to ``target``;
+    neurons whose weights sum to 0 are left alone.  Two linear passes over the synapses."""
+    f = np.zeros(n_post)
+    for k in range(s0, s1):
+        f[syn_post[k]] += w[k]
     for j in range(n_post):
-        c0 = col_ptr[coloff + j]
-        c1 = col_ptr[coloff + j + 1]
-        s = 0.0
-        for c in range(c0, c1):
-            s += w[col_syn[c]]
-        if s > 0.0:
-            f = target / s
-            for c in range(c0, c1):
-                w[col_syn[c]] *= f
+        f[j] = target / f[j] if f[j] > 0.0 else 1.0
+    for k in range(s0, s1):
+        w[k] *= f[syn_post[k]]
 
 
 WHEEL = 1024  # buckets of the Poisson timing wheel (a power of two)
@@ -393,7 +391,7 @@ def _jump(tr, k, nearest):
 # --- the phases of one step -------------------------------------------------------------------
 
 @nb.njit(**_INNER)
-def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
+def _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx):
     """Store last step's presynaptic traces in the history ring (only projections with several
     delays and arrival timing need it), decay traces; normalise weights if due."""
     for q in range(prj_i.shape[0]):
@@ -428,8 +426,10 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx):
                 ytr[1, yo + j] *= py2
     for q in range(prj_i.shape[0]):
         every = prj_i[q, QI_NORM_EVERY]
-        if every > 0 and n % every == 0:
-            normalize_columns(w, col_ptr, col_syn, prj_i[q, QI_COLOFF],
+        # paused with the projection's plasticity (a projection without a rule is always on)
+        if every > 0 and n % every == 0 and (prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] != 0):
+            s0 = prj_i[q, QI_SOFF]
+            normalize_columns(w, syn_post, s0, s0 + prj_i[q, QI_NSYN],
                               pop_i[prj_i[q, QI_POST], PI_N], prj_f[q, QF_NORM_TARGET])
 
 
@@ -455,7 +455,8 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
             if c == 0:
                 continue
             base = segoff + di * npre
-            if not ltd_here:
+            # only spikes emitted while plasticity was on take part in it
+            if not ltd_here or n - d < prj_i[q, QI_ONSTEP]:
                 for m in range(c):
                     if m + _PD < c:
                         _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
@@ -475,16 +476,27 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
                 het = mode == TM_HET
                 xo = prj_i[q, QI_XOFF]
                 nearx = prj_f[q, QF_NEARX] != 0.0
+                y1 = ytr[0]
                 for m in range(c):
                     if m + _PD < c:
                         _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
                     i = hist[src, poff + m]
                     # x2 of this synapse just before the arrival
                     x2b = hx[1, hb + i] * px2 if het else xtr[1, xo + i]
-                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
-                        j = syn_post[k]
-                        tgt[qoff + j] += w[k]
-                        w[k] = _ltd(w[k], ytr[0, yo + j], x2b, a2m, a3m, wmin, wmax, mult, mu)
+                    k0 = seg_ptr[base + i]
+                    k1 = seg_ptr[base + i + 1]
+                    if not mult:  # additive: w -= y1 (A2m + A3m x2), clipped
+                        amp = a2m + a3m * x2b
+                        for k in range(k0, k1):
+                            j = syn_post[k]
+                            wk = w[k]
+                            tgt[qoff + j] += wk
+                            w[k] = min(max(wk - amp * y1[yo + j], wmin), wmax)
+                    else:
+                        for k in range(k0, k1):
+                            j = syn_post[k]
+                            tgt[qoff + j] += w[k]
+                            w[k] = _ltd(w[k], y1[yo + j], x2b, a2m, a3m, wmin, wmax, mult, mu)
                     if not het:  # one delay: the neuron's traces jump at arrival
                         _jump(xtr, xo + i, nearx)
 
@@ -755,7 +767,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
         n = n0 + s
         slot = n % R
         if any_plastic or any_norm:
-            _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
+            _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
                         w, xtr, ytr, hx)
         rel = n - rec_base
@@ -801,7 +813,7 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
         n = n0 + s
         slot = n % R
         if any_plastic or any_norm:
-            _phase_traces(n, R, pop_i, prj_i, prj_f, w, col_ptr, col_syn, xtr, ytr, hx)
+            _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
                         w, xtr, ytr, hx)
         rel = n - rec_base

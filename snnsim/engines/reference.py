@@ -52,7 +52,7 @@ from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_BIAS, PF_CE, PF_CI, 
                     PF_VREST, PF_VTH, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2,
-                    QF_WMAX, QF_WMIN, QI_CHAN, QI_NORM_EVERY, QI_NSYN,
+                    QF_WMAX, QF_WMIN, QI_CHAN, QI_NORM_EVERY, QI_ONSTEP, QI_NSYN,
                     QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF, QI_XOFF, QI_YOFF, S_BIAS,
                     S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, QI_TMODE, TM_EMISSION)
 
@@ -368,7 +368,9 @@ class ReferenceSimulation:
             else:
                 self.gi[j] += w[k]
             r = self.rules[q]
-            if self.plastic[q] and not r.emission:
+            # a spike takes part in plasticity only if plasticity was on when it was emitted
+            if (self.plastic[q] and not r.emission
+                    and n - self.syn_delay[k] >= int(p.prj_i[q, QI_ONSTEP])):
                 self._touch(k, n)
                 y1 = self.ytr[0][int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]]
                 w[k] = r.depress(w[k], y1, self.sx2[k])
