@@ -151,6 +151,8 @@ def save_classifier_checkpoint(clf, n_done: int, final: bool = False) -> Path:
             g.attrs["train_seconds"] = np.float64(clf.train_seconds_)
             g.attrs["n_done"] = np.int64(n_done)
             g.attrs["final"] = np.bool_(final)
+            curve = np.array(getattr(clf, "training_curve_", []), dtype=np.float64).reshape(-1, 2)
+            io._ds(g, "training_curve", curve)
             fp = getattr(clf, "_checkpoint_fingerprint", None)
             if fp is not None:
                 g.attrs["data_fingerprint"] = str(fp)
@@ -195,7 +197,8 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
     """Restore ``clf`` from ``<clf.checkpoint_dir>/checkpoint.h5`` if there is one.
 
     Returns ``clf.n_trained_`` (training presentations already done) after restoring
-    ``_params_``, ``network_``, ``n_features_in_``, ``n_trained_`` and ``train_seconds_``;
+    ``_params_``, ``network_``, ``n_features_in_``, ``n_trained_``, ``train_seconds_`` and
+    ``training_curve_``;
     None when there is no checkpoint (or no ``checkpoint_dir``).  Temporary files left in
     the folder by a write that was killed are deleted.
 
@@ -232,6 +235,8 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
                             n_presentations=int(d.attrs["n_presentations"]))
             engine_options = json.loads(str(d.attrs["engine_options_json"]))
             stored_fp = g.attrs.get("data_fingerprint")
+            curve = ([(int(n), float(a)) for n, a in g["training_curve"][()]]
+                     if "training_curve" in g else [])
         except (KeyError, ValueError, TypeError) as exc:
             raise FileFormatError(f"{src!r}: damaged classifier checkpoint ({exc})") from None
         diff = _diff(stored, _settings(clf)) + _diff(stored_model, _model_settings(params))
@@ -252,6 +257,7 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
     clf.n_features_in_ = n_features
     clf.n_trained_ = n_trained
     clf.train_seconds_ = seconds
+    clf.training_curve_ = curve
     return n_trained
 
 

@@ -118,6 +118,19 @@ def test_resume_after_final_skips_training_and_mismatch_is_refused(tmp_path):
     assert ck.read_checkpoint_info(tmp_path / ck.CHECKPOINT_FILE)["n_trained"] == N  # untouched
 
 
+def test_training_curve_is_kept(tmp_path):
+    X, y = data()
+    a = STDPClassifier(**dict(SETTINGS, checkpoint_dir=tmp_path)).fit(X[:10], y[:10])
+    a.training_curve_ = [(250, 0.5), (500, 0.75)]
+    ck.save_classifier_checkpoint(a, 10, final=True)
+    b = STDPClassifier(**dict(SETTINGS, checkpoint_dir=tmp_path))
+    assert ck.try_resume_classifier(b, 64) == 10
+    assert b.training_curve_ == a.training_curve_
+    assert {k for k in vars(a) if k.endswith("_") and not k.startswith("_")} - set(vars(b)) <= {
+        "readouts_", "classes_", "label_counts_", "seconds_per_train_image_",
+        "seconds_per_test_image_", "synaptic_events_per_test_image_"}  # set by labelling
+
+
 def test_attach_matches_a_built_network():
     p = DiehlCookParams(n_exc=4)
     built = DiehlCookNetwork(p, 9, seed=1, rest_mode="reset")
