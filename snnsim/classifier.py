@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from .diehl_cook import DiehlCookNetwork, DiehlCookParams, load_model
 from .encoding import intensity_to_rates
@@ -82,7 +82,8 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_, n_features_in_, network_ (the trained :class:`DiehlCookNetwork`),
     readouts_ (dict name -> fitted readout), seconds_per_train_image_,
-    seconds_per_test_image_ (of the last ``predict``/``transform``), synaptic_events_per_test_image_.
+    stats_ (dict: ``seconds_per_test_image`` and ``synaptic_events_per_test_image`` of the
+    last frozen pass).
     """
 
     def __init__(self, n_exc: int = 100, epochs: int = 1, readout: str = "voting",
@@ -121,20 +122,25 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
             return load_model(self.model, **overrides)
         return DiehlCookParams(**overrides)
 
-    def _rates(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim < 2:
-            raise ParameterError(f"X must have shape (n_samples, n_features) or (n, H, W), got {X.shape}")
-        X = X.reshape(X.shape[0], -1)
-        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ParameterError(f"X has {X.shape[1]} features, but STDPClassifier was fitted with "
-                                 f"{self.n_features_in_}")
-        if X.size and (not np.all(np.isfinite(X)) or X.min() < 0):
-            raise ParameterError("X must hold finite pixel intensities >= 0")
+    def _validate(self, X, y=None, reset: bool = False):
+        """scikit-learn input validation (images (n, H, W) are flattened first), then the
+        pixel-intensity checks of snnsim."""
+        if hasattr(X, "ndim") and getattr(X, "ndim", 2) > 2 and not hasattr(X, "tocsr"):
+            X = np.asarray(X).reshape(X.shape[0], -1)
+        if y is not None or reset:
+            X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
+        else:
+            X = validate_data(self, X, reset=reset, dtype=np.float64)
+        check_non_negative(X, "STDPClassifier")
         if X.size and X.max() > self.input_max * (1 + 1e-9):
             raise ParameterError(f"X has values up to {X.max():.6g} > input_max = {self.input_max}; "
                                  "set input_max to the largest possible pixel value")
-        return intensity_to_rates(X, self.input_max, self._params_.rate_per_level)
+        return X, y
+
+    def _rates(self, X) -> np.ndarray:
+        """Input rates of validated, flattened pixel data."""
+        return intensity_to_rates(np.asarray(X, dtype=float), self.input_max,
+                                  self._params_.rate_per_level)
 
     def _bar(self, total: int, desc: str):
         from tqdm.auto import tqdm
@@ -148,6 +154,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = n_features
         self.n_trained_ = 0
         self.train_seconds_ = 0.0
+        self.stats_: dict = {}   # timings of the last frozen pass (updated in place)
         self.training_curve_: list[tuple[int, float]] = []
 
     # -- training -------------------------------------------------------------------------------
@@ -162,7 +169,8 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         dc = self.network_
         dc.learning = True
         if not self.stdp:  # control: normalised random weights, no STDP
-            dc.network.normalize_weights(dc.proj)
+            if getattr(self, "_resume_from", 0) == 0:
+                dc.network.normalize_weights(dc.proj)
             dc.proj.plastic = False
         t0 = time.perf_counter()
         start = getattr(self, "_resume_from", 0)
@@ -189,7 +197,9 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                 bar.update(1)
                 if (self.checkpoint_dir is not None and (k + 1) % self.checkpoint_every == 0
                         and k + 1 < len(rates)):
-                    ckpt.save_classifier_checkpoint(self, k + 1)
+                    self.train_seconds_ += time.perf_counter() - t0
+                    ckpt.save_classifier_checkpoint(self, self.n_trained_)
+                    t0 = time.perf_counter()
         self.train_seconds_ += time.perf_counter() - t0
 
     def _order(self, n: int, epoch: int) -> np.ndarray:
@@ -199,17 +209,16 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         """Train on images ``X`` (n, n_pixels) or (n, H, W) without using ``y``, then label the
         neurons with ``y``.  Returns self."""
         from . import checkpoint as ckpt
-        X = np.asarray(X)
-        y = np.asarray(y)
+        X, y = self._validate(X, y, reset=True)
         check_classification_targets(y)
-        if X.shape[0] != y.shape[0]:
-            raise ParameterError(f"X and y have different lengths: {X.shape[0]} and {y.shape[0]}")
-        if X.shape[0] < 1:
-            raise ParameterError("fit needs at least one example")
-        n_features = int(np.prod(X.shape[1:]))
-        resumed = ckpt.try_resume_classifier(self, n_features) if self.checkpoint_dir else None
+        n_features = X.shape[1]
+        fp = ckpt.data_fingerprint(X) if self.checkpoint_dir else None
+        self._checkpoint_fingerprint = fp
+        resumed = (ckpt.try_resume_classifier(self, n_features, fingerprint=fp)
+                   if self.checkpoint_dir else None)
         if resumed is None:
             self._build(n_features)
+        self.stats_ = {}
         rates = self._rates(X)
         done = self.n_trained_
         total = self.epochs * len(rates)
@@ -233,17 +242,19 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         """Train on one batch of a stream (no reset of what earlier batches taught), then
         relabel the neurons from the examples seen so far (at most the last 2,000 of each
         class are kept for labelling)."""
-        X = np.asarray(X)
-        y = np.asarray(y)
+        first = not hasattr(self, "network_")
+        X, y = self._validate(X, y, reset=first)
         check_classification_targets(y)
-        if not hasattr(self, "network_"):
-            self._build(int(np.prod(X.shape[1:])))
+        self._checkpoint_fingerprint = None
+        if first:
+            self._build(X.shape[1])
+        if first or not hasattr(self, "_label_X"):
             self._label_X = np.zeros((0, self.n_features_in_))
             self._label_y = np.zeros(0, dtype=y.dtype)
         rates = self._rates(X)
         self._train(rates)
         self.seconds_per_train_image_ = self.train_seconds_ / max(self.n_trained_, 1)
-        keep_X = np.concatenate([self._label_X, X.reshape(len(X), -1)])
+        keep_X = np.concatenate([self._label_X, X])
         keep_y = np.concatenate([self._label_y, y])
         sel = np.concatenate([np.flatnonzero(keep_y == c)[-2000:] for c in np.unique(keep_y)])
         self._label_X, self._label_y = keep_X[np.sort(sel)], keep_y[np.sort(sel)]
@@ -315,34 +326,38 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                     t.join()
                 events = sum(n.synaptic_events - b for n, b in zip(nets, before))
         elapsed = time.perf_counter() - t0
-        self.seconds_per_test_image_ = elapsed / max(len(rates), 1)
-        self.synaptic_events_per_test_image_ = events / max(len(rates), 1)
+        self.stats_["seconds_per_test_image"] = elapsed / max(len(rates), 1)
+        self.stats_["synaptic_events_per_test_image"] = events / max(len(rates), 1)
         dc.learning = was
         return out
 
-    def transform(self, X) -> np.ndarray:
+    def spike_counts(self, X) -> np.ndarray:
         """Spike counts of the excitatory neurons for every example, shape (n, n_exc)."""
         check_is_fitted(self, "network_")
+        X, _ = self._validate(X)
         return self._frozen_counts(self._rates(X), "responding")
 
     def predict(self, X) -> np.ndarray:
         """Class of every example (frozen network, the chosen readout)."""
         check_is_fitted(self, "readouts_")
-        return self.readouts_[self.readout].predict(self.transform(X))
+        return self.readouts_[self.readout].predict(self.spike_counts(X))
 
     def predict_all(self, X, y=None) -> dict[str, np.ndarray]:
         """Predictions of every readout from one frozen pass: ``{name: labels}``.  With ``y``
-        the progress bar shows the running accuracy (``y`` is used for nothing else)."""
+        the progress bar shows the running accuracy (``y`` is used for nothing else).  The
+        counts are kept in ``stats_["test_counts"]``."""
         check_is_fitted(self, "readouts_")
-        counts = self._frozen_counts(self._rates(X), "testing", y_monitor=None if y is None else np.asarray(y))
-        self.test_counts_ = counts
+        X, _ = self._validate(X)
+        counts = self._frozen_counts(self._rates(X), "testing",
+                                     y_monitor=None if y is None else np.asarray(y))
+        self.stats_["test_counts"] = counts
         return {name: r.predict(counts) for name, r in self.readouts_.items()}
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: the linear readout's, or the voting/proportion scores
         normalised to sum to one (uniform for an example that drew no spikes)."""
         check_is_fitted(self, "readouts_")
-        scores = self.readouts_[self.readout].scores(self.transform(X))
+        scores = self.readouts_[self.readout].scores(self.spike_counts(X))
         if self.readout == "linear":
             return scores
         scores = np.clip(scores, 0.0, None)

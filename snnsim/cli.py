@@ -59,8 +59,8 @@ def _run(args: argparse.Namespace) -> int:
     preds = clf.predict_all(ds.x_test, ds.y_test)
     acc = {name: float(np.mean(p == ds.y_test)) for name, p in preds.items()}
     snn_rows = [BaselineResult(f"STDP ({name})", acc[name], clf.train_seconds_,
-                               clf.seconds_per_test_image_, ds.x_train[0].size * n_exc,
-                               clf.synaptic_events_per_test_image_, "synaptic event")
+                               clf.stats_["seconds_per_test_image"], ds.x_train[0].size * n_exc,
+                               clf.stats_["synaptic_events_per_test_image"], "synaptic event")
                 for name in ("voting", "proportion", "linear")]
     say("training the backprop baselines ...")
     mlp = mlp_baseline(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_hidden=n_exc,
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         "seed": int(args.seed), "rest_mode": args.rest_mode, "model_file": str(args.model),
         "model_overrides": overrides,
         "seconds_per_train_image": clf.seconds_per_train_image_,
-        "seconds_per_test_image": clf.seconds_per_test_image_,
+        "seconds_per_test_image": clf.stats_["seconds_per_test_image"],
         "accuracy": {"stdp_voting": acc["voting"], "stdp_proportion": acc["proportion"],
                      "stdp_linear": acc["linear"], "mlp_backprop": mlp.accuracy,
                      "logistic": logi.accuracy},

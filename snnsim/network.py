@@ -441,6 +441,12 @@ class Network:
         self._sim_key = None
         self._rec_cache = None
 
+    def __getstate__(self):
+        # populations and projections hold views into the compiled plan; a pickled copy would
+        # silently lose that link (and pickle is no format to keep results in)
+        raise NetworkError("snnsim networks cannot be pickled; save them with snnsim.io.save(path, "
+                           "network) and read them back with snnsim.io.load(path) (HDF5)")
+
     # -- building -----------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Population:
         for pop in self.populations:

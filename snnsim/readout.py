@@ -44,10 +44,11 @@ class VotingReadout:
     """Diehl & Cook voting.
 
     After :meth:`fit`, ``assignments_`` holds the class of each neuron (the class with the
-    highest mean response; neurons that never fired get class ``classes_[0]`` and, as in the
-    original code, still count).  ``predict`` returns, per example, the class whose assigned
-    neurons have the highest mean count (classes without neurons score -1, ties go to the
-    lowest class).
+    highest mean response); as in the original code, a neuron that never fired on the
+    labelling set stays unassigned (``-1``, or None for non-numeric classes) and counts for
+    no class.  ``predict`` returns, per
+    example, the class whose assigned neurons have the highest mean count (classes without
+    neurons score -1, ties go to the first class).
 
     Examples
     --------
@@ -62,14 +63,21 @@ class VotingReadout:
         self.classes_ = np.unique(y)
         means = np.stack([c[y == k].mean(axis=0) for k in self.classes_])  # (n_classes, n)
         self.mean_responses_ = means
-        self.assignments_ = self.classes_[np.argmax(means, axis=0)]
+        self.assigned_ = means.max(axis=0) > 0
+        best = np.argmax(means, axis=0)
+        self.assignment_index_ = np.where(self.assigned_, best, -1)  # into classes_; -1: none
+        if np.issubdtype(self.classes_.dtype, np.number):
+            self.assignments_ = np.where(self.assigned_, self.classes_[best], -1)
+        else:
+            self.assignments_ = np.array([self.classes_[b] if a else None
+                                          for a, b in zip(self.assigned_, best)], dtype=object)
         return self
 
     def scores(self, counts) -> np.ndarray:
         c, _ = _check(counts)
         out = np.full((c.shape[0], self.classes_.size), -1.0)
-        for k, cls in enumerate(self.classes_):
-            members = self.assignments_ == cls
+        for k in range(self.classes_.size):
+            members = self.assignment_index_ == k
             if members.any():
                 out[:, k] = c[:, members].mean(axis=1)
         return out

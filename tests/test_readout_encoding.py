@@ -20,10 +20,11 @@ def test_voting_assigns_the_class_of_highest_mean_response():
                        [6, 1, 0, 0]])  # class 2
     y = np.array([0, 0, 1, 2, 2])
     r = VotingReadout().fit(counts, y)
-    assert r.assignments_.tolist() == [2, 0, 1, 0]
-    # class scores are MEAN counts over the assigned neurons: class 0 owns neurons 1 and 3
-    test = np.array([[0, 4, 0, 0], [0, 4, 3, 0], [2, 0, 1, 0]])
-    np.testing.assert_allclose(r.scores(test), [[2.0, 0.0, 0.0], [2.0, 3.0, 0.0], [0.0, 1.0, 2.0]])
+    assert r.assignments_.tolist() == [2, 0, 1, -1]  # neuron 3 never fired: unassigned
+    # class scores are MEAN counts over the assigned neurons (neuron 3 counts for no class,
+    # however much it fires at test time)
+    test = np.array([[0, 4, 0, 9], [0, 4, 5, 0], [2, 0, 1, 0]])
+    np.testing.assert_allclose(r.scores(test), [[4.0, 0.0, 0.0], [4.0, 5.0, 0.0], [0.0, 1.0, 2.0]])
     assert r.predict(test).tolist() == [0, 1, 2]
 
 
