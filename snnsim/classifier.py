@@ -145,7 +145,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     def _bar(self, total: int, desc: str):
         from tqdm.auto import tqdm
         return tqdm(total=total, desc=desc, unit="img", disable=not self.progress, leave=False,
-                    dynamic_ncols=True)
+                    dynamic_ncols=True, mininterval=0.5)
 
     def _build(self, n_features: int) -> None:
         self._params_ = self._params()
@@ -270,12 +270,20 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         self.label_counts_ = counts
 
     # -- frozen passes --------------------------------------------------------------------------
-    def _clone_network(self) -> DiehlCookNetwork:
+    def _clone_network(self, k: int) -> DiehlCookNetwork:
+        """A copy of the trained network for frozen pass number ``k`` of a thread pool: built
+        with the same seed (so the same synapses and delays, in the same order), given the
+        trained weights and thresholds, and its own Poisson random streams."""
         src = self.network_
-        dc = DiehlCookNetwork(self._params_, self.n_features_in_, seed=self.seed + 1000 + id(src) % 997,
+        dc = DiehlCookNetwork(self._params_, self.n_features_in_, seed=self.seed,
                               engine=self.engine, rest_mode=self.rest_mode)
         dc.proj.set_weights(src.proj.get_weights("sparse")[2])
         dc.exc.set_state(theta=src.exc.get_state("theta"))
+        plan = dc.network.compile()
+        for p in range(plan.rng.shape[0]):
+            state = np.random.SeedSequence(self.seed, spawn_key=(2, k, p)).generate_state(4, np.uint64)
+            state[state == 0] = 1
+            plan.rng[p] = state
         dc.learning = False
         return dc
 
@@ -308,7 +316,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                     done(bar, k)
                 events = dc.synaptic_events - events0
             else:
-                nets = [dc] + [self._clone_network() for _ in range(jobs - 1)]
+                nets = [dc] + [self._clone_network(k) for k in range(1, jobs)]
                 chunks = np.array_split(np.arange(len(rates)), jobs)
                 lock = threading.Lock()
                 before = [n.synaptic_events for n in nets]

@@ -124,3 +124,16 @@ def test_cli_info_and_errors(tmp_path):
     r = subprocess.run([sys.executable, "-m", "snnsim.cli", "run", str(tmp_path / "nope.toml")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_thread_pool_clones_carry_the_trained_network():
+    xtr, ytr, xte, yte = _two_classes(0, 1)
+    clf = _clf(n_exc=10).fit(xtr[:80], ytr[:80])
+    clone_net = clf._clone_network(1)
+    np.testing.assert_array_equal(clone_net.proj.get_weights(), clf.network_.proj.get_weights())
+    np.testing.assert_array_equal(clone_net.exc.get_state("theta"), clf.network_.exc.get_state("theta"))
+    assert not clone_net.learning
+    one = clf.score(xte, yte)
+    clf.n_jobs = 2
+    two = clf.score(xte, yte)
+    assert abs(one - two) < 0.1 and two > 0.8  # same network; only the Poisson noise differs
