@@ -57,3 +57,25 @@ def test_model_scripts_print_json(script):
     for key in ("model", "engine", "n_neurons", "duration_s", "rate_hz", "wall_s"):
         assert key in rec
     assert rec["n_neurons"] == 1000 and rec["duration_s"] == 0.2 and rec["rate_hz"] > 0
+
+
+def test_song_miller_abbott_bimodality_100s():
+    """Song, Miller & Abbott (2000), additive STDP: after 100 s the weights pile up at both
+    bounds (Brian2: about 23 % below 0.1 g_max and 18 % above 0.9 g_max).  The full 100 s
+    run takes a few seconds, so it is part of the default test run."""
+    out = subprocess.run([sys.executable, str(ROOT / "models" / "song_miller_abbott2000.py"),
+                          "--duration", "100"], capture_output=True, text=True, check=True)
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rec["frac_below_0_1"] >= 0.15 and rec["frac_above_0_9"] >= 0.15, rec
+    assert 10 < rec["final_rate_hz"] < 40, rec
+
+
+def test_song_miller_abbott_weights_start_to_split():
+    """A 20 s run of the same model (default test run): the distribution, uniform at first,
+    already has more weights near both bounds than a uniform one would."""
+    from snnsim.models import song_miller_abbott2000
+    net, h = song_miller_abbott2000(seed=1)
+    net.run(20.0)
+    w = h["proj"].get_weights("sparse")[2] / h["g_max"]
+    assert np.mean(w < 0.1) > 0.12 and np.mean(w > 0.9) > 0.12
+    assert np.mean((w > 0.4) & (w < 0.6)) < 0.2
