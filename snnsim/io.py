@@ -380,6 +380,7 @@ def write_network(g: h5py.Group, network: Network, result: Result | None = None)
             _ds(t, "x", x)
             _ds(t, "y", y)
             _ds(t, "x_history", hx)
+            _ds(t, "gain", pr._gain)
 
     mg = ng.create_group("monitors")
     mg.attrs["count"] = np.int64(len(net.monitors))
@@ -666,6 +667,8 @@ def _restore_state(ng: h5py.Group, net: Network) -> None:
             x[:] = _arr(t["x"], np.float64, x.shape)
             y[:] = _arr(t["y"], np.float64, y.shape)
             hx[:] = _arr(t["x_history"], np.float64, hx.shape)
+            if "gain" in t:  # files written before per-neuron gains default to 1
+                pr._gain[:] = _arr(t["gain"], np.float64, pr._gain.shape)
     plan.version += 1
 
 

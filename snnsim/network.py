@@ -272,6 +272,7 @@ class Projection:
             a.setflags(write=False)
         self._plastic = plasticity is not None
         self._on_step = 0   # step at which plasticity was last switched on
+        self._gain = np.ones(post.n)  # per-postsynaptic-neuron learning-rate factor
         self._plan = None
         self._traces = None  # (x (2, n_pre), y (2, n_post), h (2, R, n_pre), R) once bound
 
@@ -322,6 +323,26 @@ class Projection:
         if self._plan is not None:
             self._plan.prj_i[self.index, _p.QI_PLASTIC] = int(value)
             self._plan.prj_i[self.index, _p.QI_ONSTEP] = self._on_step
+            self._plan.version += 1
+
+    @property
+    def plasticity_gain(self) -> np.ndarray:
+        """Learning-rate factor of each postsynaptic neuron (shape (n_post,), default 1): every
+        weight change of a synapse onto neuron j is multiplied by ``gain[j]`` (0 freezes the
+        neuron's incoming weights).  A copy; assign to set."""
+        return np.array(self._gain, copy=True)
+
+    @plasticity_gain.setter
+    def plasticity_gain(self, value) -> None:
+        if self.plasticity is None:
+            raise NetworkError(f"projection {self.name!r} has no plasticity rule")
+        arr = resolve_values(f"{self.name} plasticity_gain", value, self.post.n, self.network._rng)
+        if np.any(arr < 0):
+            raise ParameterError(f"projection {self.name!r}: plasticity_gain must be >= 0, got "
+                                 f"{arr.min():.6g}")
+        self.network._sync_from_engine()
+        self._gain[:] = arr
+        if self._plan is not None:
             self._plan.version += 1
 
     # -- weights ------------------------------------------------------------------------------
@@ -406,6 +427,7 @@ class Projection:
         if plan.prj_i[index, _p.QI_RULE]:
             xo, yo, ho = (int(plan.prj_i[index, c]) for c in (_p.QI_XOFF, _p.QI_YOFF, _p.QI_HOFF))
             npre, npost = self.pre.n, self.post.n
+            self._gain = plan.gain[yo:yo + npost]
             rh = plan.R if plan.prj_i[index, _p.QI_TMODE] == _p.TM_HET else 0
             self._traces = (plan.xtr[:, xo:xo + npre], plan.ytr[:, yo:yo + npost],
                             plan.hx[:, ho:ho + rh * npre].reshape(2, rh, npre), rh)

@@ -82,6 +82,7 @@ class Plan:
     xtr: np.ndarray             # float64[2, X]: presynaptic traces x1, x2
     ytr: np.ndarray             # float64[2, Y]: postsynaptic traces y1, y2
     hx: np.ndarray              # float64[2, H]: history ring of presynaptic traces
+    gain: np.ndarray            # float64[Y]: per-postsynaptic-neuron learning-rate factor
     flag: np.ndarray            # uint8[N rounded up to a multiple of 8] scratch
     pop_names: list[str] = field(default_factory=list)
     prj_names: list[str] = field(default_factory=list)
@@ -279,7 +280,9 @@ def build_plan(net) -> Plan:
     xtr = np.zeros((2, x_off))
     ytr = np.zeros((2, y_off))
     hx = np.zeros((2, h_off))
+    gain = np.ones(y_off)
     for q, pr, xo, yo, ho in plastic_prjs:
+        gain[yo:yo + pr.post.n] = pr._gain
         rh = R if prj_i[q, QI_TMODE] == TM_HET else 0
         pr._copy_traces_into(xtr[:, xo:xo + pr.pre.n], ytr[:, yo:yo + pr.post.n],
                              hx[:, ho:ho + rh * pr.pre.n].reshape(2, rh, pr.pre.n), rh)
@@ -298,7 +301,7 @@ def build_plan(net) -> Plan:
         src_step=cat(src_steps), src_idx=cat(src_idx), hist=hist, hist_cnt=hist_cnt,
         prj_i=prj_i, prj_f=prj_f, delays=cat(delays_l), seg_ptr=cat(seg_l),
         syn_pre=syn_pre, syn_post=syn_post, syn_delay=syn_delay, w=w,
-        col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx,
+        col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx, gain=gain,
         flag=np.zeros(-(-N // 8) * 8, dtype=np.uint8),
         pop_names=[p.name for p in pops], prj_names=[p.name for p in prjs])
     # re-point populations and projections at the plan's arrays

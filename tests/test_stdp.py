@@ -258,3 +258,23 @@ def test_weight_normalization_on_demand_and_periodic():
     proj.plastic = False
     net.run(20 * ms)
     np.testing.assert_allclose(proj.get_weights().sum(axis=0), before, rtol=1e-12)
+
+
+def test_plasticity_gain_scales_each_neurons_learning(engine):
+    """Each postsynaptic neuron's weight changes are multiplied by its gain (0 freezes it)."""
+    rule = sn.PairSTDP(a_plus=0.01, a_minus=0.012, tau_plus=20 * ms, tau_minus=20 * ms)
+    # three independent pairs with the same timing (pre 5 ms before post, then post 5 ms
+    # before a second pre): dw = a_plus e^{-1/4} - a_minus e^{-1/4}
+    pre = [[10 * ms - DT, 30 * ms - DT]] * 3
+    post = [[15 * ms, 25 * ms]] * 3
+    net, proj, _ = _pairing_net(pre, post, rule)
+    proj.plasticity_gain = [1.0, 0.5, 0.0]
+    net.run(60 * ms, engine=engine)
+    _, post_idx, w = proj.get_weights("sparse")
+    dw = np.empty(3)
+    dw[post_idx] = w - 0.5
+    e = np.exp(-5 / 20)
+    full = 0.01 * e + 0.01 * np.exp(-15 / 20) - 0.012 * e - 0.012 * np.exp(-15 / 20)
+    np.testing.assert_allclose(dw, [full, 0.5 * full, 0.0], rtol=1e-9, atol=1e-18)
+    with pytest.raises(sn.ParameterError, match=">= 0"):
+        proj.plasticity_gain = [-1.0, 1.0, 1.0]

@@ -435,7 +435,7 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx):
 
 @nb.njit(**_INNER)
 def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
-                    xtr, ytr, hx):
+                    xtr, ytr, hx, gain):
     """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
     for q in range(prj_i.shape[0]):
         pre = prj_i[q, QI_PRE]
@@ -491,12 +491,13 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
                             j = syn_post[k]
                             wk = w[k]
                             tgt[qoff + j] += wk
-                            w[k] = min(max(wk - amp * y1[yo + j], wmin), wmax)
+                            w[k] = min(max(wk - amp * (y1[yo + j] * gain[yo + j]), wmin), wmax)
                     else:
                         for k in range(k0, k1):
                             j = syn_post[k]
                             tgt[qoff + j] += w[k]
-                            w[k] = _ltd(w[k], y1[yo + j], x2b, a2m, a3m, wmin, wmax, mult, mu)
+                            w[k] = _ltd(w[k], y1[yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax, mult,
+                                        mu)
                     if not het:  # one delay: the neuron's traces jump at arrival
                         _jump(xtr, xo + i, nearx)
 
@@ -649,7 +650,7 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
 
 @nb.njit(**_INNER)
 def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post, syn_delay, w,
-                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx):
+                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain):
     """STDP at this step's spikes: presynaptic side first, then postsynaptic side."""
     Q = prj_i.shape[0]
     for q in range(Q):
@@ -682,7 +683,8 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
                 for di in range(prj_i[q, QI_NDEL]):
                     base = segoff + di * npre
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
-                        w[k] = _ltd(w[k], ytr[0, yo + syn_post[k]], x2b, a2m, a3m, wmin, wmax,
+                        j = syn_post[k]
+                        w[k] = _ltd(w[k], ytr[0, yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax,
                                     mult, mu)
             _jump(xtr, xo + i, nearx)
     for q in range(Q):
@@ -709,6 +711,7 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
         for m in range(c):
             j = hist[slot, qoff + m]
             y2b = ytr[1, yo + j]
+            gj = gain[yo + j]
             for cc in range(col_ptr[coloff + j], col_ptr[coloff + j + 1]):
                 k = col_syn[cc]
                 i = syn_pre[k]
@@ -716,7 +719,7 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
                     x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
                 else:
                     x1 = xtr[0, xo + i]
-                w[k] = _ltp(w[k], x1, y2b, a2p, a3p, wmin, wmax, mult, mu)
+                w[k] = _ltp(w[k], x1 * gj, y2b, a2p, a3p, wmin, wmax, mult, mu)
             _jump(ytr, yo + j, neary)
 
 
@@ -740,7 +743,7 @@ def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
 @nb.njit(**_JIT)
 def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
-             xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
+             xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
              srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
     """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
 
@@ -769,7 +772,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx)
+                        w, xtr, ytr, hx, gain)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
@@ -779,7 +782,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
                        flag, flag64, whead, wlink)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain)
         if rec_per_step > 0:
             _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
         for r in range(n_rrec):
@@ -790,7 +793,7 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
 @nb.njit(**_JIT)
 def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
-             xtr, ytr, hx, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
+             xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
              srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
     """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
     redraw_poisson(pop_i, st, nxt, rng, n0)
@@ -815,7 +818,7 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx)
+                        w, xtr, ytr, hx, gain)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
@@ -825,7 +828,7 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
                            hist_cnt, flag, flag64, whead, wlink)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx)
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain)
         if rec_per_step > 0:
             _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
         for r in range(n_rrec):

@@ -55,7 +55,7 @@ class NumbaSimulation:
             k = (K.run_loop_par if parallel else K.run_loop)(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.pop_f, p.st, p.ref, p.nxt,
                            p.rng, p.src_step, p.src_idx, p.hist, p.hist_cnt, p.prj_i, p.prj_f,
                            p.delays, p.seg_ptr, p.syn_pre, p.syn_post, p.syn_delay, p.w,
-                           p.col_ptr, p.col_syn, p.xtr, p.ytr, p.hx, spec.rec_mask,
+                           p.col_ptr, p.col_syn, p.xtr, p.ytr, p.hx, p.gain, spec.rec_mask,
                            spec.rec_per_step, rec.spk_t, rec.spk_i, rec.spk_n, spec.srec_var,
                            spec.srec_idx, spec.srec_every, rec.srec_off, rec.srec_out,
                            spec.rrec_pop, rec.rrec_out, rec.base, p.flag, self.whead, self.wlink)

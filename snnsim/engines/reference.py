@@ -372,7 +372,8 @@ class ReferenceSimulation:
             if (self.plastic[q] and not r.emission
                     and n - self.syn_delay[k] >= int(p.prj_i[q, QI_ONSTEP])):
                 self._touch(k, n)
-                y1 = self.ytr[0][int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]]
+                yj = int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]
+                y1 = self.ytr[0][yj] * float(p.gain[yj])   # per-neuron learning-rate factor
                 w[k] = r.depress(w[k], y1, self.sx2[k])
                 _jump(self.sx1, k, r.near_x)     # the synapse's traces see the spike now
                 _jump(self.sx2, k, r.near_x)
@@ -401,7 +402,8 @@ class ReferenceSimulation:
                 if r.emission:
                     x2_before = self.xtr[1][xo + i]
                     for k in self.out[q][i]:
-                        w[k] = r.depress(w[k], self.ytr[0][yo + self.syn_post[k]], x2_before)
+                        yj = yo + self.syn_post[k]
+                        w[k] = r.depress(w[k], self.ytr[0][yj] * float(p.gain[yj]), x2_before)
                 _jump(self.xtr[0], xo + i, r.near_x)
                 _jump(self.xtr[1], xo + i, r.near_x)
         for q in range(self.n_prj):
@@ -417,7 +419,7 @@ class ReferenceSimulation:
                     else:
                         self._touch(k, n)
                         x1 = self.sx1[k]
-                    w[k] = r.potentiate(w[k], x1, y2_before)
+                    w[k] = r.potentiate(w[k], x1 * float(p.gain[yo + j]), y2_before)
                 _jump(self.ytr[0], yo + j, r.near_y)
                 _jump(self.ytr[1], yo + j, r.near_y)
 
