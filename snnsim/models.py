@@ -111,3 +111,36 @@ def song_miller_abbott2000(n_inputs: int = 1000, n_post: int = 1, *, dt: float =
     if record:
         h["spikes"] = net.record_spikes(post)
     return net, h
+
+
+def balanced_network_script(builder_name: str, argv: list[str] | None = None) -> dict:
+    """Command line of ``models/brette2007_cuba.py`` and ``models/vogels_abbott2005_coba.py``:
+    build, run, print (as the last line) and return one JSON object with model, engine,
+    n_neurons, n_synapses, duration_s, spikes, rate_hz, wall_s (simulation only), build_s."""
+    import argparse
+    import json
+    import time
+
+    builder = globals()[builder_name]
+    ap = argparse.ArgumentParser(description=(builder.__doc__ or "").splitlines()[0])
+    ap.add_argument("--n", type=int, default=4000, help="number of neurons (default 4000)")
+    ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds (default 1)")
+    ap.add_argument("--engine", default="numba", help="engine name (default numba)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="numba threads")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    net, h = builder(args.n, seed=args.seed)
+    plan = net.compile()
+    build = time.perf_counter() - t0
+    opts = {"threads": args.threads} if args.threads else {}
+    t0 = time.perf_counter()
+    res = net.run(args.duration, engine=args.engine, **opts)
+    wall = time.perf_counter() - t0
+    spikes = len(res[h["spikes_exc"]]) + len(res[h["spikes_inh"]])
+    rec = {"model": builder_name, "engine": args.engine, "n_neurons": args.n,
+           "n_synapses": plan.n_synapses, "duration_s": args.duration, "spikes": spikes,
+           "rate_hz": spikes / (args.n * args.duration), "wall_s": wall, "build_s": build,
+           "seed": args.seed}
+    print(json.dumps(rec))
+    return rec
