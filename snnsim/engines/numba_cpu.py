@@ -50,7 +50,7 @@ class NumbaSimulation:
         if parallel:
             numba.set_num_threads(self.threads)
         done = 0
-        while done < n_steps:
+        while True:  # at least one call, so that run(0) compiles or loads the kernels
             rec.ensure_room()
             k = (K.run_loop_par if parallel else K.run_loop)(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.pop_f, p.st, p.ref, p.nxt,
                            p.rng, p.src_step, p.src_idx, p.hist, p.hist_cnt, p.prj_i, p.prj_f,
@@ -61,3 +61,5 @@ class NumbaSimulation:
                            spec.rrec_pop, rec.rrec_out, rec.base, p.flag, self.whead, self.wlink)
             p.step[0] += k
             done += k
+            if done >= n_steps:
+                break
