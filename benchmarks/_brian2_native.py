@@ -17,6 +17,10 @@ Workloads
     Song, Miller & Abbott (2000): 1000 Poisson inputs onto one LIF neuron through
     additive pair STDP, as in Brian2's ``examples/synapses/STDP.py``; with ``n_post > 1``
     the same inputs drive ``n_post`` neurons all-to-all (the "load variant").
+``diehl_cook``
+    Diehl & Cook (2015): unsupervised STDP training on MNIST images, timed per image
+    (``seconds_per_image`` instead of ``wall_per_sim_s``); see `diehl_cook`.  Its
+    default images come from snnsim's data loader (the only use of snnsim here).
 
 Targets
 -------
@@ -69,6 +73,7 @@ From the command line (prints one JSON line)::
 
     .venv313/bin/python benchmarks/_brian2_native.py cuba --n 4000 --duration 1 \\
         --target cpp_standalone
+    .venv313/bin/python benchmarks/_brian2_native.py dc --n-exc 400 --n-images 20
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TARGETS", "cuba", "coba", "song_miller_abbott"]
+__all__ = ["TARGETS", "cuba", "coba", "song_miller_abbott", "diehl_cook"]
 
 #: Brian2 targets this module knows how to time.
 TARGETS = ("cython", "cpp_standalone")
@@ -581,10 +586,325 @@ def song_miller_abbott(duration: float = 100.0, target: str = "cython", seed: in
     return _ordered(result, "song_miller_abbott")
 
 
+# ------------------------------------------------------------------ Diehl & Cook 2015
+
+#: Parameters of the Diehl & Cook (2015) network, as in snnsim's ``DiehlCookParams``
+#: defaults and ``models/diehl_cook_2015.toml`` (the authors' published code), in Brian2
+#: units where they have one (filled in by `_diehl_cook_namespace`).
+_DC_DT_S = 0.5e-3
+_DC_PRESENT_S = 0.350
+_DC_REST_S = 0.150
+_DC_SLOT_S = 0.050         # TimedArray step: 350 ms = 7 slots on, 150 ms = 3 slots off
+_DC_RATE_PER_LEVEL_HZ = 0.125
+_DC_INTENSITY = 2.0
+_DC_NORM_TARGET = 78.0
+_DC_N_INPUT = 784
+
+
+def _diehl_cook_namespace(b2: Any) -> dict[str, Any]:
+    ms, mV = b2.ms, b2.mV
+    return {
+        # excitatory layer (adaptive threshold, conductances in units of g_leak)
+        "tau_e": 100 * ms, "v_rest_e": -65 * mV, "v_reset_e": -65 * mV,
+        "v_th_e": -52 * mV, "E_exc_e": 0 * mV, "E_inh_e": -100 * mV,
+        "tau_ge_e": 1 * ms, "tau_gi_e": 2 * ms, "theta_plus": 0.05 * mV,
+        "tau_theta": 1e7 * ms,
+        # inhibitory layer
+        "tau_i": 10 * ms, "v_rest_i": -60 * mV, "v_reset_i": -45 * mV,
+        "v_th_i": -40 * mV, "E_exc_i": 0 * mV, "E_inh_i": -85 * mV,
+        "tau_ge_i": 1 * ms, "tau_gi_i": 2 * ms,
+        # input -> excitatory STDP
+        "tau_pre": 20 * ms, "tau_post1": 20 * ms, "tau_post2": 40 * ms,
+        "nu_pre": 1e-4, "nu_post": 1e-2, "wmax": 1.0,
+        # recurrent
+        "w_ei": 10.4, "w_ie": 17.0,
+        "norm_target": _DC_NORM_TARGET,
+    }
+
+
+def _diehl_cook_images(images: Any, n_images: int) -> np.ndarray:
+    """``n_images`` images as an (n_images, 784) float array of 0..255 pixel values."""
+    if images is None:
+        # Only the data loader: the network itself is Brian2's alone.
+        from snnsim.datasets import load_mnist_mini
+        images = load_mnist_mini().x_train[:n_images]
+    x = np.asarray(images, dtype=float).reshape(len(images), -1)
+    if x.shape[1] != _DC_N_INPUT:
+        raise ValueError(f"images must have {_DC_N_INPUT} pixels each, got {x.shape[1]}")
+    if len(x) < n_images:
+        raise ValueError(f"need {n_images} images, got {len(x)}")
+    if x.size and (not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 255):
+        raise ValueError("image pixels must lie in 0..255")
+    return x[:n_images]
+
+
+def _diehl_cook(b2: Any, n_exc: int, rates_hz: np.ndarray | None) -> _Built:
+    """The Diehl & Cook (2015) network in Brian2.
+
+    ``rates_hz`` is ``None`` for the per-image protocol (the input rates are a plain
+    variable, set between runs, and the weights are normalised from Python), or the
+    (n_images, 784) input rates of the whole sequence for the single-run protocol: the
+    rates then come from a `TimedArray` (50 ms slots: 7 with the image, 3 silent) and
+    the normalisation is done inside the network, every 500 ms at the start of the step
+    (``wsum = 0`` on the excitatory group, ``wsum_post += w`` then
+    ``w = w * norm_target / wsum_post`` on the synapses, three ``run_regularly``
+    operations with ``dt = 500 ms``: one sweep over the synapses each, once per image).
+    """
+    ms, mV = b2.ms, b2.mV
+    namespace = _diehl_cook_namespace(b2)
+    single_run = rates_hz is not None
+    if single_run:
+        n_img = len(rates_hz)
+        per_slot = int(round((_DC_PRESENT_S + _DC_REST_S) / _DC_SLOT_S))
+        on_slots = int(round(_DC_PRESENT_S / _DC_SLOT_S))
+        table = np.zeros((n_img * per_slot, _DC_N_INPUT))
+        for k in range(n_img):
+            table[k * per_slot:k * per_slot + on_slots] = rates_hz[k]
+        namespace["stimulus"] = b2.TimedArray(table * b2.Hz, dt=_DC_SLOT_S * b2.second)
+        inputs = b2.PoissonGroup(_DC_N_INPUT, rates="stimulus(t, i)", namespace=namespace,
+                                 name="dc_input")
+    else:
+        inputs = b2.PoissonGroup(_DC_N_INPUT, rates=0 * b2.Hz, name="dc_input")
+
+    exc_eqs = """
+    dv/dt = ((v_rest_e - v) + ge * (E_exc_e - v) + gi * (E_inh_e - v)) / tau_e : volt (unless refractory)
+    dge/dt = -ge / tau_ge_e : 1
+    dgi/dt = -gi / tau_gi_e : 1
+    dtheta/dt = -theta / tau_theta : volt
+    """ + ("wsum : 1\n" if single_run else "")
+    exc = b2.NeuronGroup(n_exc, exc_eqs, threshold="v > v_th_e + theta",
+                         reset="v = v_reset_e; theta += theta_plus", refractory=5 * ms,
+                         method="exponential_euler", namespace=namespace, name="dc_exc")
+    inh = b2.NeuronGroup(n_exc, """
+    dv/dt = ((v_rest_i - v) + ge * (E_exc_i - v) + gi * (E_inh_i - v)) / tau_i : volt (unless refractory)
+    dge/dt = -ge / tau_ge_i : 1
+    dgi/dt = -gi / tau_gi_i : 1
+    """, threshold="v > v_th_i", reset="v = v_reset_i", refractory=2 * ms,
+                         method="exponential_euler", namespace=namespace, name="dc_inh")
+    exc.v = "v_rest_e"
+    inh.v = "v_rest_i"
+
+    # Traces are per synapse and event-driven (updated lazily at each event); 'pre' is
+    # set at the *arrival* of the delayed spike, as snnsim's timing="arrival".
+    syn = b2.Synapses(inputs, exc, """
+    w : 1
+    dapre/dt = -apre / tau_pre : 1 (event-driven)
+    dapost1/dt = -apost1 / tau_post1 : 1 (event-driven)
+    dapost2/dt = -apost2 / tau_post2 : 1 (event-driven)
+    """, on_pre="""
+    ge_post += w
+    apre = 1.
+    w = clip(w - nu_pre * apost1, 0, wmax)
+    """, on_post="""
+    post2before = apost2
+    w = clip(w + nu_post * apre * post2before, 0, wmax)
+    apost1 = 1.
+    apost2 = 1.
+    """, namespace=namespace, name="dc_input_exc")
+    syn.connect()
+    syn.w = "clip(0.3 * (rand() + 0.01), 0, wmax)"
+    syn.delay = "rand() * 10 * ms"
+    e2i = b2.Synapses(exc, inh, on_pre="ge_post += w_ei", namespace=namespace,
+                      name="dc_exc_inh")
+    e2i.connect(j="i")
+    i2e = b2.Synapses(inh, exc, on_pre="gi_post += w_ie", namespace=namespace,
+                      name="dc_inh_exc")
+    i2e.connect(condition="i != j")
+    if single_run:
+        period = (_DC_PRESENT_S + _DC_REST_S) * b2.second
+        exc.run_regularly("wsum = 0", dt=period, when="start", order=0, name="dc_wsum_zero")
+        syn.run_regularly("wsum_post += w", dt=period, when="start", order=1,
+                          name="dc_wsum_add")
+        syn.run_regularly("w = w * norm_target / wsum_post", dt=period, when="start",
+                          order=2, name="dc_normalise")
+    monitor = b2.SpikeMonitor(exc, name="dc_exc_spikes")
+
+    def collect() -> dict[str, Any]:
+        return {"n_synapses": int(len(syn) + len(e2i) + len(i2e)),
+                "mean_theta_mv": float(np.mean(np.asarray(exc.theta_[:])) * 1e3),
+                "mean_w": float(np.mean(np.asarray(syn.w_[:])))}
+
+    objects = [inputs, exc, inh, syn, e2i, i2e, monitor]
+    return objects, namespace, collect
+
+
+def _present_counts(spike_t: np.ndarray, first: int, n: int) -> np.ndarray:
+    """Excitatory spikes during the 350 ms presentation of images first..first+n-1."""
+    period = _DC_PRESENT_S + _DC_REST_S
+    k = np.floor(spike_t / period + 1e-9).astype(np.int64)
+    during = (spike_t - k * period) < _DC_PRESENT_S - 1e-9
+    k = k[during & (k >= first) & (k < first + n)] - first
+    return np.bincount(k, minlength=n)
+
+
+def diehl_cook(n_exc: int = 400, n_images: int = 20, target: str = "cython", seed: int = 0,
+               images: Any = None, schedule: str | None = None) -> dict[str, Any]:
+    """Diehl & Cook (2015): time unsupervised STDP training, image by image, in Brian2.
+
+    784 Poisson inputs (``pixel / 8 * 2`` Hz while an image is shown) drive ``n_exc``
+    excitatory conductance LIF neurons with an adaptive threshold,
+    ``dv/dt = ((v_rest - v) + ge (0 mV - v) + gi (-100 mV - v)) / (100 ms)``
+    (unless refractory), ``ge``/``gi`` dimensionless (units of g_leak) decaying with
+    1 ms / 2 ms, threshold ``v > -52 mV + theta``, reset ``v = -65 mV``,
+    ``theta += 0.05 mV`` (decaying with 1e7 ms), refractory 5 ms, ``v`` starting at
+    -65 mV; and ``n_exc`` inhibitory LIF neurons (tau_m 10 ms, rest -60 mV, reset
+    -45 mV, threshold -40 mV, refractory 2 ms, E_inh -85 mV, ``v`` starting at -60 mV).
+    Input -> excitatory: all-to-all, ``w = 0.3 (rand() + 0.01)``, delays uniform in
+    [0, 10] ms, plastic with the Diehl & Cook rule (per-synapse event-driven traces
+    ``pre`` 20 ms, ``post1`` 20 ms, ``post2`` 40 ms, nearest-spike: set to 1;
+    pre: ``ge += w; pre = 1; w = clip(w - 1e-4 post1, 0, 1)``; post:
+    ``w = clip(w + 1e-2 pre post2_before, 0, 1); post1 = post2 = 1``).  Excitatory ->
+    inhibitory one-to-one onto ``ge`` (10.4); inhibitory -> excitatory all but the
+    partner onto ``gi`` (17.0).  dt = 0.5 ms.  These are the defaults of snnsim's
+    ``DiehlCookParams`` (``models/diehl_cook_2015.toml``).
+
+    Each image: every excitatory neuron's incoming weights are scaled to sum to 78,
+    the image is shown for 350 ms, then the input is silent for 150 ms.  There are no
+    intensity retries (an image that draws fewer than 5 spikes is not shown again).
+
+    Parameters
+    ----------
+    n_exc : int
+        Number of excitatory (and of inhibitory) neurons.
+    n_images : int
+        Number of images timed.
+    target : {"cython", "cpp_standalone"}
+        Brian2 code-generation target.
+    seed : int
+        Seed for ``brian2.seed``.
+    images : array (n, 28, 28) or (n, 784), values 0..255, optional
+        The images; by default the first ``n_images`` training images of
+        ``snnsim.datasets.load_mnist_mini()`` (snnsim is imported for this only).
+    schedule : {"per_image", "single_run"} or None
+        ``"per_image"`` (the default on ``cython``, as the authors' code): two
+        ``Network.run`` calls per image (350 ms, 150 ms), input rates set and weights
+        normalised from Python between them (a direct write of ``w``).  One warm-up
+        image (``images[0]``, an extra presentation) is run first, outside the timing;
+        it holds all code generation and compilation.  ``"single_run"`` (the only
+        choice on ``cpp_standalone``): one run over the whole sequence, rates from a
+        `TimedArray`, normalisation inside the network (see `_diehl_cook`); one build.
+
+    Returns
+    -------
+    dict
+        ``benchmark`` ("diehl_cook_train"), ``engine``, ``n_exc``, ``n_images``,
+        ``seconds_per_image``, ``compile_s``, ``exc_spikes_per_image`` (mean excitatory
+        spikes during the 350 ms presentations of the timed images) and
+        ``schedule``, ``loop_s_per_image`` (Brian2's own loop time,
+        ``device._last_run_time``, summed over the runs, per image), ``n_synapses``,
+        ``mean_theta_mv``, ``mean_w`` (at the end), ``setup_s``, ``total_s``, ``dt_s``,
+        ``seed``, ``threads``, ``brian2_version``.  ``seconds_per_image`` is, for
+        ``per_image``, the wall time of the whole per-image step after the warm-up
+        (normalisation, setting the rates, both ``run`` calls including their
+        ``before_run`` preparation, which on the runtime device re-creates the code
+        objects from Brian2's in-memory cache: ``codegen_s_per_image`` says how much of
+        it), and for ``single_run`` the loop time divided by ``n_images``.
+
+    Examples
+    --------
+    >>> r = diehl_cook(n_exc=100, n_images=5, target="cython")   # doctest: +SKIP
+    >>> r["benchmark"], r["engine"]                             # doctest: +SKIP
+    ('diehl_cook_train', 'brian2-cython')
+    """
+    _check(target, 1.0, seed)
+    if int(n_exc) != n_exc or n_exc < 2:
+        raise ValueError(f"n_exc must be an integer >= 2, got {n_exc!r}")
+    if int(n_images) != n_images or n_images < 1:
+        raise ValueError(f"n_images must be an integer >= 1, got {n_images!r}")
+    if schedule is None:
+        schedule = "per_image" if target == "cython" else "single_run"
+    if schedule not in ("per_image", "single_run"):
+        raise ValueError(f"schedule must be 'per_image' or 'single_run', got {schedule!r}")
+    if target == "cpp_standalone" and schedule != "single_run":
+        raise ValueError("cpp_standalone builds the whole sequence once: use "
+                         "schedule='single_run'")
+    x = _diehl_cook_images(images, n_images)
+    rates_hz = x * _DC_RATE_PER_LEVEL_HZ * _DC_INTENSITY
+    period = _DC_PRESENT_S + _DC_REST_S
+
+    if schedule == "single_run":
+        holder: dict[str, Any] = {}
+
+        def build(b2: Any) -> _Built:
+            objects, namespace, collect = _diehl_cook(b2, n_exc, rates_hz)
+            monitor = objects[-1]
+
+            def collect_all() -> dict[str, Any]:
+                counts = _present_counts(np.asarray(monitor.t_[:]), 0, n_images)
+                holder["counts"] = counts
+                return collect()
+
+            return objects, namespace, collect_all
+
+        r = _execute(target, seed, n_images * period, build, dt=_DC_DT_S)
+        result = {
+            "engine": r["engine"], "n_exc": int(n_exc), "n_images": int(n_images),
+            "seconds_per_image": r["run_s"] / n_images, "compile_s": r["compile_s"],
+            "exc_spikes_per_image": float(np.mean(holder["counts"])),
+            "schedule": schedule, "loop_s_per_image": r["run_s"] / n_images,
+            "setup_s": r["setup_s"], "total_s": r["total_s"],
+            **{k: r[k] for k in ("n_synapses", "mean_theta_mv", "mean_w")},
+        }
+    else:
+        result = _diehl_cook_per_image(n_exc, rates_hz, seed)
+    b2 = _brian2()
+    result.update(dt_s=_DC_DT_S, seed=int(seed), threads=1, brian2_version=b2.__version__)
+    return {"benchmark": "diehl_cook_train", **result}
+
+
+def _diehl_cook_per_image(n_exc: int, rates_hz: np.ndarray, seed: int) -> dict[str, Any]:
+    """The per-image protocol on the runtime (Cython) device; see `diehl_cook`."""
+    b2 = _brian2()
+    n_images = len(rates_hz)
+    with _target_device("cython") as device:
+        b2.defaultclock.dt = _DC_DT_S * b2.second
+        b2.seed(seed)
+        start = time.perf_counter()
+        with _CodegenTimer(device) as codegen:
+            objects, namespace, collect = _diehl_cook(b2, n_exc, None)
+            inputs, syn, monitor = objects[0], objects[3], objects[-1]
+            net = b2.Network(*objects)
+            post = None
+            loop_s = 0.0
+
+            def present(rates: np.ndarray) -> None:
+                nonlocal post, loop_s
+                if post is None:
+                    post = np.asarray(syn.j[:])
+                w = np.asarray(syn.w_[:])
+                sums = np.bincount(post, weights=w, minlength=n_exc)
+                sums[sums == 0] = 1.0
+                syn.w_[:] = w * (_DC_NORM_TARGET / sums)[post]
+                inputs.rates_[:] = rates
+                net.run(_DC_PRESENT_S * b2.second, namespace=namespace)
+                loop_s += float(device._last_run_time)
+                inputs.rates_[:] = 0.0
+                net.run(_DC_REST_S * b2.second, namespace=namespace)
+                loop_s += float(device._last_run_time)
+
+            present(rates_hz[0])                       # warm-up: code generation, compile
+            compile_s = codegen.seconds
+            warm_end = time.perf_counter()
+            loop_s = 0.0
+            for rates in rates_hz:
+                present(rates)
+            end = time.perf_counter()
+            codegen_timed = codegen.seconds - compile_s
+        counts = _present_counts(np.asarray(monitor.t_[:]), 1, n_images)
+        figures = collect()
+    wall = end - warm_end
+    return {"engine": _ENGINE_NAMES["cython"], "n_exc": int(n_exc), "n_images": n_images,
+            "seconds_per_image": wall / n_images, "compile_s": compile_s,
+            "exc_spikes_per_image": float(np.mean(counts)), "schedule": "per_image",
+            "loop_s_per_image": loop_s / n_images,
+            "codegen_s_per_image": codegen_timed / n_images,
+            "setup_s": (warm_end - start) - compile_s, "total_s": end - start, **figures}
+
+
 # ------------------------------------------------------------------------ command line
 
 _WORKLOADS = {"cuba": cuba, "coba": coba, "song_miller_abbott": song_miller_abbott,
-              "sma": song_miller_abbott}
+              "sma": song_miller_abbott, "diehl_cook": diehl_cook, "dc": diehl_cook}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -606,6 +926,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-post", type=int, default=1, help="output neurons (sma)")
     parser.add_argument("--linearized", action="store_true",
                         help="Brian2 example's linearised synaptic drive (sma)")
+    parser.add_argument("--n-exc", type=int, default=400,
+                        help="excitatory neurons (diehl_cook)")
+    parser.add_argument("--n-images", type=int, default=20, help="images timed (diehl_cook)")
+    parser.add_argument("--schedule", choices=("per_image", "single_run"), default=None,
+                        help="diehl_cook: per-image runs (cython default) or one run")
     parser.add_argument("--cython-cache", default=None,
                         help="Cython cache directory (an empty one gives a cold compile)")
     args = parser.parse_args(argv)
@@ -619,6 +944,9 @@ def main(argv: list[str] | None = None) -> int:
             n=args.n, duration=1.0 if args.duration is None else args.duration,
             target=args.target, seed=args.seed, syn_per_neuron=args.syn_per_neuron,
             method=args.method, record=not args.no_record, **extra)
+    elif args.workload in ("diehl_cook", "dc"):
+        result = diehl_cook(n_exc=args.n_exc, n_images=args.n_images, target=args.target,
+                            seed=args.seed, schedule=args.schedule)
     else:
         result = song_miller_abbott(
             duration=100.0 if args.duration is None else args.duration,
