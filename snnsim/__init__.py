@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 _LAZY = ("plot", "datasets", "encoding", "readout", "classifier", "baselines", "io", "models",
-         "experiments")
+         "experiments", "diehl_cook", "checkpoint")
 
 
 def __getattr__(name: str):

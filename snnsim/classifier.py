@@ -143,7 +143,10 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                                   self._params_.rate_per_level)
 
     def _bar(self, total: int, desc: str):
-        from tqdm.auto import tqdm
+        if self.progress:  # tqdm.auto warns in kernels without ipywidgets: only when shown
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
         return tqdm(total=total, desc=desc, unit="img", disable=not self.progress, leave=False,
                     dynamic_ncols=True, mininterval=0.5)
 

@@ -38,8 +38,8 @@ def raster(spikes, ax=None, *, t_range: tuple[float, float] | None = None,
         Time window in seconds (default: the recorded interval).
     colors : list of colour names, one per population.
     rate_ax : Axes, optional
-        If given, a histogram of the total population rate (Hz) is drawn there with bins of
-        ``rate_bin`` seconds (e.g. an axis beneath the raster, ``sharex``).
+        If given, a histogram of the mean rate (Hz) of the recorded neurons is drawn there
+        with bins of ``rate_bin`` seconds (e.g. an axis beneath the raster, ``sharex``).
 
     Returns
     -------
@@ -51,7 +51,7 @@ def raster(spikes, ax=None, *, t_range: tuple[float, float] | None = None,
     offset = 0
     ticks, labels = [], []
     t0_all, t1_all = np.inf, -np.inf
-    all_times, total_n = [], 0
+    all_times, total_recorded = [], 0
     for k, (name, st) in enumerate(groups.items()):
         t, i = st.times, st.indices
         lo, hi = (st.t_start, st.t_stop) if t_range is None else t_range
@@ -60,7 +60,7 @@ def raster(spikes, ax=None, *, t_range: tuple[float, float] | None = None,
         ax.plot(t[sel], i[sel] + offset, ls="none", marker="|" if markersize > 2 else ".",
                 ms=markersize, color=colors[k % len(colors)], label=name or None)
         all_times.append(t[sel])
-        total_n += st.n_neurons
+        total_recorded += st.recorded.size
         ticks.append(offset + st.n_neurons / 2)
         labels.append(name)
         offset += st.n_neurons
@@ -72,9 +72,13 @@ def raster(spikes, ax=None, *, t_range: tuple[float, float] | None = None,
         ax.set_yticks(ticks, labels)
     if rate_ax is not None:
         times = np.concatenate(all_times) if all_times else np.zeros(0)
-        bins = np.arange(t0_all, t1_all + rate_bin / 2, rate_bin)
-        counts, edges = np.histogram(times, bins=bins)
-        rate_ax.bar(edges[:-1], counts / (rate_bin * max(total_n, 1)), width=rate_bin,
+        # bins of rate_bin seconds; the last one may be shorter (rates use each bin's width)
+        n_bins = max(1, int(np.ceil((t1_all - t0_all) / rate_bin - 1e-9)))
+        edges = t0_all + rate_bin * np.arange(n_bins + 1)
+        edges[-1] = min(edges[-1], t1_all)
+        counts, _ = np.histogram(times, bins=edges)
+        widths = np.diff(edges)
+        rate_ax.bar(edges[:-1], counts / (widths * max(total_recorded, 1)), width=widths,
                     align="edge", color="0.3")
         rate_ax.set_xlim(t0_all, t1_all)
         rate_ax.set_ylabel("rate (Hz)")
@@ -95,7 +99,10 @@ def population_rate(rate, ax=None, *, smooth: float | None = 0.005, label: str |
 
 def state_traces(trace, variable: str = "v", ax=None, *, scale: float = 1e3,
                  unit: str = "mV", indices: Sequence[int] | None = None):
-    """One line per recorded neuron of ``trace[variable]`` (scaled, default V -> mV)."""
+    """One line per recorded neuron of ``trace[variable]`` (scaled, default V -> mV).
+
+    ``indices`` selects columns of the trace (positions in ``trace.indices``, not neuron
+    numbers); lines are labelled with the neuron numbers."""
     ax = _axes(ax)
     values = trace[variable]
     cols = range(values.shape[1]) if indices is None else indices

@@ -116,7 +116,9 @@ class PopulationRate:
 
     def smoothed(self, width: float) -> np.ndarray:
         """Rate averaged in a flat window of ``width`` seconds (same length as ``rate``)."""
-        k = max(1, int(round(width / self.dt)))
+        if self.rate.size == 0:
+            return self.rate.copy()
+        k = max(1, min(int(round(width / self.dt)), self.rate.size))
         return np.convolve(self.rate, np.ones(k) / k, mode="same")
 
     def mean(self) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -47,12 +46,6 @@ CHECKS = {
         lambda r: r["same_run"] and r["h5_ok"] and r["resume_same"]),
 }
 
-
-# Importing tqdm.auto in a kernel without ipywidgets warns on stderr, even when every
-# progress bar is disabled; STDPClassifier imports it for its (off by default) progress bars.
-# Not a notebook problem: tolerated here, exactly this message and nothing else.
-_TQDM_AUTO_WARNING = re.compile(r"[^\n]*TqdmWarning: IProgress not found\.[^\n]*\n"
-                                r"\s*from \.autonotebook import tqdm as notebook_tqdm\n?")
 
 
 def _notebooks() -> list[str]:
@@ -116,6 +109,5 @@ def test_notebook_runs(name, kernel_env, monkeypatch, tmp_path):
     # the notebooks run clean: nothing on stderr (warnings, tracebacks, progress bars)
     errors = "".join(o.get("text", "") for o in outputs if o.output_type == "stream"
                      and o.name == "stderr")
-    errors = _TQDM_AUTO_WARNING.sub("", errors)
     assert errors == "", f"{name} wrote to stderr:\n{errors}"
     print(f"{name}: {seconds:.1f} s", file=sys.stderr)
