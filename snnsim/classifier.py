@@ -77,6 +77,9 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     stdp : bool
         Learn with STDP (True) or keep the initial random weights (a control; the adaptive
         thresholds still adapt).
+    batch_size : int
+        With ``engine="cuda"``, frozen passes run this many examples at once as independent
+        copies of the network (each from the same state); 1 = one example after another.
 
     Attributes
     ----------
@@ -91,7 +94,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                  input_max: float = 255.0, rest_mode: str = "simulate", n_label: int | None = None,
                  n_jobs: int = 1, engine: str = "numba", seed: int = 0, progress: bool = False,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1000,
-                 stdp: bool = True):
+                 stdp: bool = True, batch_size: int = 1):
         self.n_exc = n_exc
         self.epochs = epochs
         self.readout = readout
@@ -107,12 +110,13 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.stdp = stdp
+        self.batch_size = batch_size
 
     # -- helpers ------------------------------------------------------------------------------
     def _params(self) -> DiehlCookParams:
         if self.readout not in READOUTS:
             raise ParameterError(f"STDPClassifier.readout must be one of {READOUTS}, got {self.readout!r}")
-        for name in ("n_exc", "epochs", "n_jobs", "checkpoint_every"):
+        for name in ("n_exc", "epochs", "n_jobs", "checkpoint_every", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ParameterError(f"STDPClassifier.{name} must be an integer >= 1, got {v!r}")
@@ -313,7 +317,11 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
             bar.update(1)
 
         with self._bar(len(rates), desc) as bar:
-            if jobs == 1:
+            if self.engine == "cuda" and int(self.batch_size) > 1:
+                out[:] = dc.present_batched(rates, int(self.batch_size))
+                bar.update(len(rates))
+                events = float("nan")  # not counted on this path
+            elif jobs == 1:
                 for k in range(len(rates)):
                     out[k] = dc.present(rates[k])
                     done(bar, k)

@@ -278,6 +278,28 @@ class DiehlCookNetwork:
                 return counts
             intensity += p.intensity_step
 
+    def present_batched(self, rates: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Spike counts (n, n_exc) of the frozen network for every row of ``rates``,
+        ``batch_size`` examples at a time in one simulation (engine ``"cuda"``), each from the
+        current state; an example is shown again at a higher intensity while the layer fires
+        fewer than ``min_spikes`` spikes, as in :meth:`present`."""
+        from .engines.cuda import run_batched
+        p = self.params
+        out = np.zeros((len(rates), p.n_exc), dtype=np.int64)
+        intensity = np.full(len(rates), p.intensity)
+        todo = np.arange(len(rates))
+        while todo.size:
+            for lo in range(0, todo.size, batch_size):
+                idx = todo[lo:lo + batch_size]
+                out[idx] = run_batched(self.network, rates[idx] * intensity[idx, None], p.present,
+                                       input=self.input, count=self.exc, **self.engine_options)
+                self.n_presentations += idx.size
+            again = (out[todo].sum(axis=1) < p.min_spikes) & (
+                intensity[todo] + p.intensity_step <= p.max_intensity)
+            todo = todo[again]
+            intensity[todo] += p.intensity_step
+        return out
+
     def rates_for(self, images: np.ndarray, max_value: float) -> np.ndarray:
         """Input rates (Hz, at intensity 1) for images of values 0..max_value, shape (n, n_input)."""
         from .encoding import intensity_to_rates

@@ -710,7 +710,8 @@ class Network:
                     k = min(chunk, n_steps - done)
                     sim.run(k, spec_run)
                     done += k
-                    bar.update(k * self.dt)
+                    bar.n = done * self.dt  # set, not accumulated: no rounding drift
+                    bar.refresh()
             raw = spec_run.finish()
         else:
             spec_run = spec.start(n_steps, step0)
@@ -752,6 +753,10 @@ class Network:
             target_sum = projection.normalization.target_sum
         target_sum = positive("normalize_weights", "target_sum", target_sum, "")
         plan = self.compile()
+        if self._sim is not None and hasattr(self._sim, "normalize_weights"):
+            # the engine keeps the weights elsewhere (GPU): normalise them there
+            self._sim.normalize_weights(projection.index, float(target_sum))
+            return
         self._sync_from_engine()
         from .engines._numba_kernels import normalize_columns
         s0 = int(plan.prj_i[projection.index, _p.QI_SOFF])
