@@ -34,14 +34,15 @@ def networks(rows: list[dict]) -> str:
     for r in rows:
         if r.get("benchmark") in ("cuba", "coba"):
             key = (r["benchmark"], r["n_neurons"])
-            col = r["engine"] + (f" ({r['threads']} thr)" if r["engine"].startswith("snnsim") else "")
+            col = r["engine"] + (f" ({r['threads']} thr)" if r["engine"] == "snnsim-numba" else "")
             by[key][col] = r
-    cols = sorted({c for v in by.values() for c in v}, key=lambda c: (not c.startswith("snnsim"), c))
+    cols = sorted({c for v in by.values() for c in v},
+                  key=lambda c: (not c.startswith("snnsim-numba"), not c.startswith("snnsim"), c))
     out = ["| network | neurons | synapses | " + " | ".join(f"{c} s/s" for c in cols)
            + " | snnsim JIT s | snnsim cached start s | rate Hz (snnsim / Brian2) |",
            "|---|---|---|" + "---|" * len(cols) + "---|---|---|"]
     for (bench, n), d in sorted(by.items()):
-        sn1 = next((v for k, v in d.items() if k.startswith("snnsim")), {})
+        sn1 = next((v for k, v in d.items() if k.startswith("snnsim-numba")), {})
         b2 = next((v for k, v in d.items() if k.startswith("brian2")), {})
         out.append(f"| {bench.upper()} | {n:,} | {sn1.get('n_synapses', 0):,} | "
                    + " | ".join(_fmt(d[c]["wall_per_sim_s"]) if c in d else "–" for c in cols)

@@ -44,6 +44,14 @@ CHECKS = {
         "{'same_run': bool(same_spikes and same_weights), 'h5_ok': bool(h5_matches),"
         " 'resumed_from': int(resumed_from), 'resume_same': bool(resume_identical)}",
         lambda r: r["same_run"] and r["h5_ok"] and r["resume_same"]),
+    # the sequential MLP forgets task 1, the joint MLP does not, the consolidated STDP network
+    # keeps more of task 1 than the sequential MLP; the hand-checked forgetting example holds
+    "05_continual_learning.ipynb": (
+        "{'hand': float(cl.average_forgetting(a)),"
+        " 'first': {k: e['final_accuracy_first_task'] for k, e in results.items()}}",
+        lambda r: (abs(r["hand"] - 0.55) < 1e-12 and r["first"]["mlp_sequential"] < 0.5
+                   and r["first"]["mlp_joint"] > 0.7
+                   and r["first"]["stdp_cf"] > r["first"]["mlp_sequential"] + 0.2)),
 }
 
 

@@ -27,6 +27,7 @@ __all__ = ["get_engine", "available_engines", "RecordingSpec", "RunRecording", "
 ENGINES: dict[str, tuple[str, str, str | None, str | None]] = {
     "numba": ("snnsim.engines.numba_cpu", "NumbaEngine", None, None),
     "reference": ("snnsim.engines.reference", "ReferenceEngine", None, None),
+    "brian2": ("snnsim.engines.brian2", "Brian2Engine", "brian2", "brian2"),
     "cuda": ("snnsim.engines.cuda", "CudaEngine", "numba.cuda", "cuda"),
 }
 
