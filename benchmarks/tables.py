@@ -72,7 +72,7 @@ def main() -> None:
                                       "rate_hz"]))
     print()
     for b in ("diehl_cook_train", "diehl_cook_infer"):
-        print(generic(rows, b, ["engine", "n_exc", "rest_mode", "n_images", "seconds_per_image",
+        print(generic(rows, b, ["engine", "n_exc", "rest_mode", "schedule", "n_images", "seconds_per_image",
                                 "exc_spikes_per_image"]))
         print()
     print(generic(rows, "mnist_full", ["n_exc", "epochs", "n_train", "n_test", "accuracy_voting",
