@@ -9,6 +9,12 @@ import pytest
 
 import snnsim as sn
 
+# The brian2 engine runs the shared tests on Brian2's numpy target: its cython target compiles
+# every new code object (seconds each), which on a machine with an empty cache made the test
+# run ~20 minutes longer.  tests/test_brian2_engine.py checks that cython and cpp_standalone
+# give the same spikes (it names its targets explicitly).
+os.environ.setdefault("SNNSIM_BRIAN2_TARGET", "numpy")
+
 # Engines every correctness test runs on: every available engine except cuda
 # (SNNSIM_TEST_ENGINES=numba,reference chooses the set explicitly).
 

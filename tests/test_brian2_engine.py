@@ -4,8 +4,9 @@ The engine-parametrised tests (tests/test_lif.py, test_stdp.py, ...) run on ``br
 once Brian2 is installed; this module adds the cross-engine checks: identical spikes and
 weights for the same input spikes, the same trained weights for every STDP rule, training on
 one engine and continuing on the other, Brian2's own Poisson generators, the code-generation
-targets, and the errors.  Brian2's Cython cache makes the first run of a new model slow
-(minutes for this module with a cold cache, ``~/.cython/brian_extensions``).
+targets, and the errors.  Tests without an explicit target run on $SNNSIM_BRIAN2_TARGET
+(numpy, set in conftest.py): Brian2's cython target compiles every new code object, which
+with a cold cache (``~/.cython/brian_extensions``) costs seconds per object.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def test_cuba_like_network_spikes_identical_to_numba():
     results = {}
     for engine in ("numba", "brian2"):
         net, h = _cuba_like()
-        res = net.run(200 * ms, engine=engine)
+        # brian2 on its default target, cython (the other tests use $SNNSIM_BRIAN2_TARGET)
+        opts = {"target": "cython"} if engine == "brian2" else {}
+        res = net.run(200 * ms, engine=engine, **opts)
         results[engine] = (res, h, net)
     (ra, ha, na), (rb, hb, nb) = results["numba"], results["brian2"]
     for key in ("exc", "inh"):

@@ -37,8 +37,10 @@ start of a run are put into the spike queues of the transmission pathways.
 Options
 -------
 target : {"cython", "numpy", "cpp_standalone"}
-    Brian2 code generation.  ``"cython"`` (default) and ``"numpy"`` use Brian2's runtime
-    device; the Brian2 network stays alive between consecutive runs.  ``"cpp_standalone"``
+    Brian2 code generation; default: ``$SNNSIM_BRIAN2_TARGET`` if set, else ``"cython"``.
+    ``"cython"`` and ``"numpy"`` use Brian2's runtime device; the Brian2 network stays alive
+    between consecutive runs (cython compiles each new code object once, a few seconds each,
+    cached on disk; numpy compiles nothing and is slower per step).  ``"cpp_standalone"``
     generates, compiles and runs a C++ project in a temporary directory for every run
     (tens of seconds of compilation); it cannot start with spikes in flight (Brian2 offers
     no way to fill a standalone spike queue) and raises :class:`~snnsim.errors.EngineError`
@@ -68,6 +70,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -300,8 +303,10 @@ class Brian2Engine:
 
     name = "brian2"
 
-    def prepare(self, plan, target: str = "cython", poisson: str = "exact",
+    def prepare(self, plan, target: str | None = None, poisson: str = "exact",
                 **options) -> "Brian2Simulation":
+        if target is None:
+            target = os.environ.get("SNNSIM_BRIAN2_TARGET", "") or "cython"
         if options:
             raise ParameterError(f"brian2 engine: unknown option(s) {', '.join(sorted(options))}; "
                                  "options: target, poisson")
