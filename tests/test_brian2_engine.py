@@ -310,17 +310,27 @@ def test_cpp_standalone_refuses_to_drop_spikes_in_flight():
     with pytest.raises(sn.EngineError, match="in flight"):
         net.run(5 * ms, engine="brian2", target="cpp_standalone")
     assert net.t == pytest.approx(20 * ms)   # nothing happened
-    net.run(5 * ms, engine="brian2")          # the runtime device carries them over
+    # ... not even to the inputs: the continuation equals one that never tried
+    after_failure = net.run(10 * ms, engine="brian2")    # the runtime device carries them over
+    ref, s_ref, _, _ = _tiny()
+    ref.run(20 * ms)
+    straight = ref.run(10 * ms)
+    assert len(straight[s_ref]) > 10
+    _assert_same_spikes(_spikes(after_failure, s), _spikes(straight, s_ref))
 
 
 # --- options, availability, imports ---------------------------------------------------------------
 
-def test_bad_options_are_rejected():
+def test_bad_options_are_rejected(monkeypatch):
     net, s, r, prj = _tiny()
     for opts, match in (({"target": "gpu"}, "target"), ({"poisson": "numpy"}, "poisson"),
                         ({"threads": 2}, "unknown option")):
         with pytest.raises(sn.ParameterError, match=match):
             net.run(1 * ms, engine="brian2", **opts)
+    monkeypatch.setenv("SNNSIM_BRIAN2_TARGET", "cuda")
+    with pytest.raises(sn.ParameterError, match=r"'cuda' \(from \$SNNSIM_BRIAN2_TARGET\)"):
+        net.run(1 * ms, engine="brian2")
+    assert net.t == 0.0
 
 
 def test_missing_brian2_names_the_extra(monkeypatch):
@@ -347,3 +357,27 @@ def test_importing_snnsim_does_not_import_brian2():
             "assert snnsim.available_engines()['brian2'] == 'available'\n"
             "assert 'brian2' not in sys.modules, 'brian2 imported'\n")
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+def test_brian2_global_state_is_restored_after_runs_and_failures():
+    """The engine borrows Brian2's device, its codegen preference and (poisson='brian2')
+    NumPy's global generator; each is as it was after a run, and after a failed one."""
+    import brian2
+    from brian2.devices.device import RuntimeDevice
+    np.random.seed(12345)
+    rng_before = np.random.get_state()
+    pref_before = brian2.prefs["codegen.target"]
+    net, h = _driven(sn.models.brette2007_cuba, 1, n=400)
+    res = net.run(20 * ms, engine="brian2", poisson="brian2")
+    assert len(res[h["spikes_exc"]]) + len(res[h["spikes_inh"]]) > 0
+    rng_after = np.random.get_state()
+    np.testing.assert_array_equal(rng_after[1], rng_before[1])
+    assert rng_after[2] == rng_before[2]
+    assert brian2.prefs["codegen.target"] == pref_before
+    assert isinstance(brian2.get_device(), RuntimeDevice)
+    net2, s, r, prj = _tiny()
+    net2.run(20 * ms)
+    with pytest.raises(sn.EngineError, match="in flight"):
+        net2.run(5 * ms, engine="brian2", target="cpp_standalone")
+    assert isinstance(brian2.get_device(), RuntimeDevice)
+    assert brian2.prefs["codegen.target"] == pref_before

@@ -324,7 +324,14 @@ def test_continual_command_writes_json_table_and_plot(tmp_path, capsys):
         assert e["average_forgetting"] == pytest.approx(a[0][0] - a[0][1])
         assert len(e["timings"]["train_seconds"]) == 2
     assert set(doc["learners"]["stdp"]["readouts"]) == {"voting", "proportion", "linear"}
-    assert doc["learners"]["stdp_cf"]["stability"]["history"][0]["frozen_total"] >= 0
+    # before the first consolidation the two STDP learners are the same network on the same
+    # stream: identical first-task results with every readout
+    for r in ("voting", "proportion", "linear"):
+        assert (doc["learners"]["stdp"]["readouts"][r]["accuracy_matrix"][0][0]
+                == doc["learners"]["stdp_cf"]["readouts"][r]["accuracy_matrix"][0][0])
+    hist = doc["learners"]["stdp_cf"]["stability"]["history"]
+    assert hist[0]["frozen_total"] <= hist[0]["per_class_budget"] * 5
+    assert hist[1]["frozen_total"] >= hist[0]["frozen_total"]       # never undone
     table = (out / "table.txt").read_text()
     assert "stdp_cf (voting)" in table and "mlp_sequential (probe)" in table
     assert (out / "continual.png").stat().st_size > 10_000
@@ -336,3 +343,35 @@ def test_continual_command_rejects_overlapping_split(tmp_path, capsys):
                "--split", "0-5,5-9", "--out", str(tmp_path), "--quiet"])
     assert rc == 2
     assert "class 5 is in task 1 and task 2" in capsys.readouterr().err
+
+
+def test_epochs_repeat_the_stream_for_stdp_learners_only():
+    class Recorder:
+        readouts = ("output",)
+        primary = "output"
+
+        def __init__(self, repeats):
+            self.repeats_stream = repeats
+            self.sizes = []
+
+        def learn(self, X, y, task):
+            self.sizes.append(len(y))
+
+        def predict_all(self, X, seen):
+            return {"output": np.full(len(X), seen[0])}
+
+    rng = np.random.default_rng(0)
+    y_tr, y_te = np.repeat(np.arange(4), 5), np.repeat(np.arange(4), 2)
+    x_tr, x_te = rng.random((20, 3)), rng.random((8, 3))
+    learners = {"stdp_like": Recorder(True), "mlp_like": Recorder(False)}
+    run_continual(x_tr, y_tr, x_te, y_te, [(0, 1), (2, 3)], learners, epochs=3)
+    assert learners["stdp_like"].sizes == [30, 30]
+    assert learners["mlp_like"].sizes == [10, 10]
+
+
+def test_continual_command_rejects_an_empty_learner_list(tmp_path, capsys):
+    from snnsim.cli import main
+    rc = main(["continual", "models/diehl_cook_2015.toml", "--dataset", "digits",
+               "--learners", ",", "--out", str(tmp_path / "x"), "--quiet"])
+    assert rc == 2
+    assert "no learners given" in capsys.readouterr().err

@@ -305,14 +305,16 @@ class Brian2Engine:
 
     def prepare(self, plan, target: str | None = None, poisson: str = "exact",
                 **options) -> "Brian2Simulation":
+        source = ""
         if target is None:
             target = os.environ.get("SNNSIM_BRIAN2_TARGET", "") or "cython"
+            source = " (from $SNNSIM_BRIAN2_TARGET)" if os.environ.get("SNNSIM_BRIAN2_TARGET") else ""
         if options:
             raise ParameterError(f"brian2 engine: unknown option(s) {', '.join(sorted(options))}; "
                                  "options: target, poisson")
         if target not in TARGETS:
             raise ParameterError(f"brian2 engine: target must be one of {', '.join(TARGETS)}, "
-                                 f"got {target!r}")
+                                 f"got {target!r}{source}")
         if poisson not in POISSON:
             raise ParameterError(f"brian2 engine: poisson must be 'exact' or 'brian2', got "
                                  f"{poisson!r}")
@@ -369,11 +371,21 @@ class Brian2Simulation:
             self._run(n_steps, rec)
 
     def _run(self, n_steps: int, rec) -> None:
+        p = self.plan
+        # a failed run must not consume input spikes or move generators: the plan's input
+        # state (source pointers, redraw flags, Poisson generators and pending spikes) and
+        # neuron state are restored if anything below raises
+        saved = (p.pop_i.copy(), p.st.copy(), p.nxt.copy(), p.rng.copy())
+        try:
+            self._run_or_raise(n_steps, rec)
+        except BaseException:
+            p.pop_i[...], p.st[...], p.nxt[...], p.rng[...] = saved
+            raise
+
+    def _run_or_raise(self, n_steps: int, rec) -> None:
         b2 = _brian2()
         p = self.plan
         n0 = int(p.step[0])
-        K.redraw_poisson(p.pop_i, p.st, p.nxt, p.rng, n0)   # only where set_rates asked for it
-        inputs = self._input_spikes(n0, n0 + n_steps)
         history = self._history(n0)
         inflight = self._inflight(n0, history)
         if self.target == "cpp_standalone":
@@ -385,6 +397,9 @@ class Brian2Simulation:
                     "Brian2's standalone device cannot start with a filled spike queue; run this "
                     "part on target 'cython' or 'numpy' (or another engine), or start the "
                     "standalone run where no spike is in flight")
+        K.redraw_poisson(p.pop_i, p.st, p.nxt, p.rng, n0)   # only where set_rates asked for it
+        inputs = self._input_spikes(n0, n0 + n_steps)
+        if self.target == "cpp_standalone":
             with _standalone(b2) as (device, directory):
                 obj = self._build(b2, n0, inputs)
                 self._run_objects(b2, obj, n0, n_steps, rec, inputs, history, inflight,

@@ -17,10 +17,10 @@ Learners
     consolidation mechanism in the spirit of Allred & Roy (2020): after each task, each
     neuron's selectivity ``s_j`` (its spike share for its preferred class) is measured on the
     stored labelled examples; neurons with ``s_j >= 0.5`` are frozen (``gain_j = 0`` in
-    ``proj.plasticity_gain``, up to ``n_exc // n_classes`` neurons per class, most selective
-    first), and before the next task every neuron that was not frozen is recycled (fresh
-    random weights, threshold theta = 0), so that the new classes are learnt by free neurons
-    instead of blending into the consolidated ones.  The exact rule is in
+    ``proj.plasticity_gain``, up to ``n_exc // n_classes`` neurons per class, highest
+    selectivity x response first), and before the next task every neuron that was not
+    frozen is recycled (fresh random weights, threshold theta = 0), so that the new classes
+    are learnt by free neurons instead of blending into the consolidated ones.  The exact rule is in
     :class:`ControlledForgetting` and ``docs/continual.md``.
 ``mlp_sequential``
     scikit-learn ``MLPClassifier`` (one hidden layer of ``n_exc`` ReLU units, Adam) trained
@@ -348,6 +348,7 @@ class STDPLearner:
     the whole stream, for its default budget)."""
 
     readouts = ("voting", "proportion", "linear")
+    repeats_stream = True     # gets the task's stream ``epochs`` times (the MLPs: once)
 
     def __init__(self, clf, stability: ControlledForgetting | None = None, n_classes: int = 10):
         self.clf = clf
@@ -386,6 +387,7 @@ class SequentialMLP:
     after each task on the stored labelled examples, as the STDP readouts are)."""
 
     readouts = ("output", "probe")
+    repeats_stream = False    # its own ``epochs`` passes; run_continual's ``epochs`` is STDP's
 
     def __init__(self, classes: Sequence[int], n_hidden: int = 100, epochs: int = 10,
                  max_value: float = 255.0, seed: int = 0, batch_size: int = 128):
@@ -428,6 +430,7 @@ class JointMLP:
     seen so far (``epochs`` epochs): the upper bound."""
 
     readouts = ("output",)
+    repeats_stream = False
 
     def __init__(self, classes: Sequence[int], n_hidden: int = 100, epochs: int = 10,
                  max_value: float = 255.0, seed: int = 0, batch_size: int = 128):
@@ -460,8 +463,10 @@ def run_continual(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     """Run ``learners`` ({name: learner}) on the class-incremental stream ``tasks``.
 
     Images are flattened.  The stream of task k is its training examples in an order drawn
-    from ``seed`` (``epochs`` passes, each freshly shuffled); every learner gets the same
-    arrays.  After each task every learner predicts the test examples of all classes seen so
+    from ``seed`` (``epochs`` passes, each freshly shuffled); every STDP learner gets the
+    same arrays, and learners with ``repeats_stream = False`` (the MLPs, which make their own
+    ``mlp_epochs`` passes) get the first pass only, so ``epochs`` never multiplies their
+    passes.  After each task every learner predicts the test examples of all classes seen so
     far.  Returns ``{name: {readout: summary}}`` plus timings, see :func:`_summary`.
     """
     x_train = np.asarray(x_train).reshape(len(x_train), -1)
@@ -480,13 +485,18 @@ def run_continual(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
         rng = np.random.default_rng([seed, 3, k])
         order = np.concatenate([rng.permutation(tr_idx[k]) for _ in range(epochs)])
         X, y = x_train[order].astype(float), y_train[order]
+        once = slice(0, tr_idx[k].size)           # the first pass, for learners that repeat
+        X1, y1 = X[once], y[once]                 # it themselves (the MLPs: mlp_epochs)
         seen_classes = [c for t in tasks[:k + 1] for c in t]
         test = np.concatenate(te_idx[:k + 1])
         Xt, yt = x_test[test].astype(float), y_test[test]
         task_of = np.concatenate([np.full(te_idx[t].size, t) for t in range(k + 1)])
         for name, L in learners.items():
             t0 = time.perf_counter()
-            L.learn(X, y, k)
+            if getattr(L, "repeats_stream", True):
+                L.learn(X, y, k)
+            else:
+                L.learn(X1, y1, k)
             t1 = time.perf_counter()
             preds = L.predict_all(Xt, seen_classes)
             t2 = time.perf_counter()
@@ -633,6 +643,8 @@ def build_learners(names: Sequence[str], *, n_exc: int, classes: Sequence[int], 
     """The learners by name (see :data:`LEARNERS`), built alike: the two STDP learners are the
     same network (same seed), the MLPs have ``n_exc`` hidden units."""
     from ..classifier import STDPClassifier
+    if not names:
+        raise ParameterError(f"no learners given; choose from {', '.join(LEARNERS)}")
     unknown = [n for n in names if n not in LEARNERS]
     if unknown:
         raise ParameterError(f"unknown learner(s) {unknown}; choose from {', '.join(LEARNERS)}")
