@@ -46,6 +46,8 @@ def burst_stats(clf, x: np.ndarray, y: np.ndarray) -> dict:
 
     def run(duration):
         res = orig(duration)
+        if duration != dc.params.present:     # the rest period of rest_mode="simulate"
+            return res
         tr = res[dc.spikes_exc]
         t, i = np.asarray(tr.times), np.asarray(tr.indices)
         close = sum(int(np.sum(np.diff(np.sort(t[i == j])) < 0.040)) for j in np.unique(i))
