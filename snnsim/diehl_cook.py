@@ -14,11 +14,15 @@ excitatory neuron are normalised to ``norm_target``; the input fires at
 ``pixel * rate_per_level * intensity`` Hz for ``present`` seconds, then is silent for
 ``rest`` seconds (``rest_mode="simulate"``, as in the original) -- or, as a documented
 deviation for speed, the network state except theta is reset instead
-(``rest_mode="reset"``).  If the excitatory layer fired fewer than ``min_spikes`` spikes,
+(``rest_mode="reset"``; theta then relaxes as it would have during the rest).  While
+learning, theta relaxes towards ``-exc_theta_offset`` (the original's ``theta - offset``
+with theta starting at the 20 mV offset), so neurons that stop firing regain excitability.  If the excitatory layer fired fewer than ``min_spikes`` spikes,
 the intensity rises by ``intensity_step`` and the example is shown again.
 """
 
 from __future__ import annotations
+
+import math
 
 import dataclasses
 import difflib
@@ -63,6 +67,10 @@ class DiehlCookParams(Params):
     exc_t_ref: float = param(5 * ms, unit="s", check=nonnegative)
     exc_theta_plus: float = param(0.05 * mV, unit="V", check=nonnegative)
     exc_tau_theta: float = param(1e7 * ms, unit="s", check=positive)
+    # the original code fires at v > theta - offset + v_th with theta starting at offset
+    # (20 mV) and decaying towards 0, so over a long run the threshold drifts down by up to
+    # the offset; 0 starts theta at 0 instead (the threshold never drops below v_th)
+    exc_theta_offset: float = param(20 * mV, unit="V", check=nonnegative)
     exc_tau_e: float = param(1 * ms, unit="s", check=positive)
     exc_tau_i: float = param(2 * ms, unit="s", check=positive)
     exc_e_e: float = param(0 * mV, unit="V", check=finite)
@@ -128,6 +136,7 @@ for _layer in ("exc", "inh"):
         MODEL_FILE_KEYS[(_layer, _key)] = (f"{_layer}_{_key.rsplit('_', 1)[0]}", _scale)
 MODEL_FILE_KEYS[("exc", "theta_plus_mv")] = ("exc_theta_plus", mV)
 MODEL_FILE_KEYS[("exc", "tau_theta_ms")] = ("exc_tau_theta", ms)
+MODEL_FILE_KEYS[("exc", "theta_offset_mv")] = ("exc_theta_offset", mV)
 
 
 # 8x8 digits (64 inputs instead of 784): with the original normalisation target (78) the
@@ -249,6 +258,19 @@ class DiehlCookNetwork:
     def _run(self, duration: float):
         return self.network.run(duration, engine=self.engine, **self.engine_options)
 
+    def _theta_drift(self, duration: float, decay: bool = False) -> None:
+        """While learning: theta relaxes towards -exc_theta_offset instead of 0, as the
+        original's (theta - offset) does; ``decay`` also applies the ordinary decay (for
+        the rest period that rest_mode="reset" does not simulate)."""
+        p = self.params
+        if not self.learning or (p.exc_theta_offset <= 0 and not decay):
+            return
+        q = math.exp(-duration / p.exc_tau_theta)
+        th = self.exc.get_state("theta")
+        if decay:
+            th = th * q
+        self.exc.set_state(theta=th - p.exc_theta_offset * (1.0 - q))
+
     def present(self, rates: np.ndarray) -> np.ndarray:
         """Show one example; ``rates`` are the input rates (Hz) at intensity 1.
 
@@ -262,6 +284,7 @@ class DiehlCookNetwork:
         while True:
             self.input.set_rates(rates * intensity)
             res = self._run(p.present)
+            self._theta_drift(p.present)
             counts = res[self.spikes_exc].counts()
             self.synaptic_events += int(res[self.input_count].counts.sum()) * n_exc
             self.synaptic_events += int(counts.sum()) + int(res[self.inh_count].counts.sum()) * (n_exc - 1)
@@ -270,10 +293,12 @@ class DiehlCookNetwork:
             if self.rest_mode == "simulate":
                 if p.rest > 0:
                     res = self._run(p.rest)
+                    self._theta_drift(p.rest)
                     self.synaptic_events += (int(res[self.spikes_exc].counts().sum())
                                              + int(res[self.inh_count].counts.sum()) * (n_exc - 1))
             else:
                 self.network.reset_state(keep=("theta",))
+                self._theta_drift(p.rest, decay=True)
             if counts.sum() >= p.min_spikes or intensity + p.intensity_step > p.max_intensity:
                 return counts
             intensity += p.intensity_step
