@@ -140,9 +140,9 @@ MODEL_FILE_KEYS[("exc", "theta_offset_mv")] = ("exc_theta_offset", mV)
 
 
 # 8x8 digits (64 inputs instead of 784): with the original normalisation target (78) the
-# mean weight would exceed w_max and the layer barely learns (19 % voting for 400 neurons).
+# mean weight would exceed w_max and the layer barely learns (17 % voting for 400 neurons).
 # Scaling the target with the number of inputs (78 * 64/784 = 6.4) and raising it 4x, with
-# 4x the input intensity, restores a drive comparable to MNIST's: 90 % voting, 96 % linear
+# 4x the input intensity, restores a drive comparable to MNIST's: 87 % voting, 93 % linear
 # readout for 400 neurons after one epoch (benchmarks/RESULTS.md).
 DIGITS_SETTINGS = {"norm_target": 78.0 * 64 / 784 * 4, "intensity": 8.0, "intensity_step": 4.0,
                    "max_intensity": 64.0}
