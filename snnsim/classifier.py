@@ -265,6 +265,15 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         keep_y = np.concatenate([self._label_y, y])
         sel = np.concatenate([np.flatnonzero(keep_y == c)[-2000:] for c in np.unique(keep_y)])
         self._label_X, self._label_y = keep_X[np.sort(sel)], keep_y[np.sort(sel)]
+        return self.relabel()
+
+    def relabel(self) -> "STDPClassifier":
+        """Label the neurons again (and refit every readout) from the labelled examples kept
+        by :meth:`partial_fit`, learning frozen; for use after the network was changed from
+        outside (thresholds, weights).  Returns self."""
+        if not hasattr(self, "_label_X") or len(self._label_y) == 0:
+            from sklearn.exceptions import NotFittedError
+            raise NotFittedError("relabel needs labelled examples stored by partial_fit first")
         counts = self._frozen_counts(self._rates(self._label_X), "labelling")
         self._fit_readouts(counts, self._label_y)
         return self

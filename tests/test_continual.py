@@ -375,3 +375,36 @@ def test_continual_command_rejects_an_empty_learner_list(tmp_path, capsys):
                "--learners", ",", "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 2
     assert "no learners given" in capsys.readouterr().err
+
+
+def test_equalize_shifts_each_new_consolidated_group_to_the_older_groups_mean_threshold():
+    from sklearn.exceptions import NotFittedError
+
+    from snnsim.experiments.continual import STDPLearner
+    _, (xa, ya), (xb, yb) = _digits_tasks(150, 150)
+    with pytest.raises(NotFittedError, match="partial_fit"):
+        _clf(20).relabel()
+    runs = {}
+    for equalize in (False, True):
+        clf = _clf(20)
+        cf = ControlledForgetting(per_class=2, min_share=0.25, equalize=equalize)
+        learner = STDPLearner(clf, cf, n_classes=10)
+        learner.learn(xa, ya, 0)
+        first = cf.frozen_class_ >= 0
+        learner.learn(xb, yb, 1)
+        second = (cf.frozen_class_ >= 0) & ~first
+        assert first.sum() >= 3 and second.sum() >= 3
+        theta = clf.network_.exc.get_state("theta")
+        runs[equalize] = (theta, first, second, cf.history_, clf)
+    theta, first, second, hist, _ = runs[True]
+    assert hist[0]["theta_shift_mv"] == 0.0                   # nothing older to match in task 1
+    np.testing.assert_allclose(theta[second].mean(), theta[first].mean(), rtol=0, atol=1e-12)
+    # without it the groups differ, and the shift is exactly the difference the plain run had
+    # (same network, same stream: the two runs agree up to the shift)
+    theta0, first0, second0, hist0, _ = runs[False]
+    np.testing.assert_array_equal(first0, first)
+    np.testing.assert_array_equal(second0, second)
+    gap = theta0[first0].mean() - theta0[second0].mean()
+    assert abs(gap) > 1e-4                                    # > 0.1 mV apart
+    np.testing.assert_allclose(1e-3 * hist[1]["theta_shift_mv"], gap, rtol=1e-9)
+    np.testing.assert_allclose(theta[second], theta0[second0] + gap, rtol=0, atol=1e-12)

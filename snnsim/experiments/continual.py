@@ -246,6 +246,7 @@ class ControlledForgetting:
     per_class: int | None = None
     min_share: float = 0.5
     recycle: bool = True
+    equalize: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -294,7 +295,17 @@ class ControlledForgetting:
         gain = np.where(self.frozen_class_ >= 0, 0.0, 1.0)
         proj.plasticity_gain = gain
         self.gain_ = gain
+        shift = 0.0
+        older = np.flatnonzero(self.frozen_class_ >= 0)
+        older = np.setdiff1d(older, newly)
+        if self.equalize and len(newly) and older.size:
+            theta = clf.network_.exc.get_state("theta")
+            shift = float(theta[older].mean() - theta[newly].mean())
+            theta[newly] += shift
+            clf.network_.exc.set_state(theta=theta)
+            clf.relabel()
         self.history_.append({
+            "theta_shift_mv": 1e3 * shift,
             "frozen_now": len(newly), "frozen_total": int(np.sum(gain == 0)),
             "per_class_budget": int(per_class),
             "frozen_per_class": {int(c): int(np.sum(self.frozen_class_ == c)) for c in classes}})
@@ -698,7 +709,8 @@ def _run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.learners.split(",") if n.strip()]
     overrides = dict(DIGITS_SETTINGS) if ds.image_shape == (8, 8) and not args.original else {}
     cf = ControlledForgetting(per_class=args.per_class, min_share=args.min_share,
-                              recycle=not args.no_recycle, seed=args.seed)
+                              recycle=not args.no_recycle, equalize=args.equalize,
+                              seed=args.seed)
     learners = build_learners(names, n_exc=n_exc, classes=stream_classes, max_value=ds.max_value,
                               model=args.model, model_params=overrides or None,
                               readout=args.readout, rest_mode=args.rest_mode, n_jobs=args.jobs,
@@ -791,6 +803,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="selectivity (spike share of the preferred class) needed to freeze a neuron")
     c.add_argument("--no-recycle", action="store_true",
                    help="keep the weights and thresholds of neurons that were not consolidated")
+    c.add_argument("--equalize", action="store_true",
+                   help="shift the adaptive thresholds of each newly consolidated group to the "
+                        "mean of the groups consolidated before")
     c.add_argument("--engine", default="numba")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
