@@ -219,6 +219,13 @@ class ControlledForgetting:
     old prototypes (without it the network keeps the old classes but learns new ones poorly,
     see ``docs/continual.md``).
 
+    *Threshold equalisation* (``equalize=True``, after consolidating): the adaptive
+    thresholds of the neurons consolidated in this task are shifted, all by one amount, so
+    that their mean equals the mean theta of the neurons consolidated in earlier tasks, and
+    the readouts are refitted.  Theta equalises firing only among neurons that competed for
+    the same inputs; groups consolidated on different tasks never did, and the group trained
+    last has the highest thresholds (docs/continual.md has the effect on split-MNIST).
+
     The labels enter only in choosing which neurons to freeze (the same labelled examples the
     readout uses); the weights change by unsupervised STDP alone.
 
@@ -231,6 +238,8 @@ class ControlledForgetting:
         Selectivity ``s_j`` needed to be frozen (0..1).
     recycle : bool
         Fresh weights and theta = 0 for the neurons not frozen, before each task but the first.
+    equalize : bool
+        Shift each newly consolidated group's thresholds to the mean of the older groups.
     seed : int
         Seed of the fresh weights.
 
