@@ -16,16 +16,16 @@ excitatory neuron are normalised to ``norm_target``; the input fires at
 deviation for speed, the network state except theta is reset instead
 (``rest_mode="reset"``; theta then relaxes as it would have during the rest).  While
 learning, theta relaxes towards ``-exc_theta_offset`` (the original's ``theta - offset``
-with theta starting at the 20 mV offset), so neurons that stop firing regain excitability.  If the excitatory layer fired fewer than ``min_spikes`` spikes,
-the intensity rises by ``intensity_step`` and the example is shown again.
+with theta starting at the 20 mV offset), so neurons that stop firing regain excitability.
+If the excitatory layer fired fewer than ``min_spikes`` spikes, the intensity rises by
+``intensity_step`` and the example is shown again.
 """
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
 import difflib
+import math
 import tomllib
 from pathlib import Path
 

@@ -307,8 +307,9 @@ class Brian2Engine:
                 **options) -> "Brian2Simulation":
         source = ""
         if target is None:
-            target = os.environ.get("SNNSIM_BRIAN2_TARGET", "") or "cython"
-            source = " (from $SNNSIM_BRIAN2_TARGET)" if os.environ.get("SNNSIM_BRIAN2_TARGET") else ""
+            env = os.environ.get("SNNSIM_BRIAN2_TARGET", "")
+            target = env or "cython"
+            source = " (from $SNNSIM_BRIAN2_TARGET)" if env else ""
         if options:
             raise ParameterError(f"brian2 engine: unknown option(s) {', '.join(sorted(options))}; "
                                  "options: target, poisson")

@@ -291,6 +291,7 @@ class ControlledForgetting:
         per_class = self.per_class if self.per_class is not None else max(n_exc // max(n_classes, 1), 1)
         classes, best, share, resp = self.selectivity(clf.label_counts_, clf._label_y)
         self.selectivity_, self.response_, self.preferred_ = share, resp, classes[best]
+        older = np.flatnonzero(self.frozen_class_ >= 0)     # consolidated in earlier tasks
         cand = np.flatnonzero((self.frozen_class_ < 0) & (share >= self.min_share) & (resp > 0))
         newly = []
         for k, c in enumerate(classes):
@@ -305,9 +306,8 @@ class ControlledForgetting:
         proj.plasticity_gain = gain
         self.gain_ = gain
         shift = 0.0
-        older = np.flatnonzero(self.frozen_class_ >= 0)
-        older = np.setdiff1d(older, newly)
-        if self.equalize and len(newly) and older.size:
+        if self.equalize and newly and older.size:
+            # a second labelling pass: the shift changes the responses the readouts saw
             theta = clf.network_.exc.get_state("theta")
             shift = float(theta[older].mean() - theta[newly].mean())
             theta[newly] += shift
