@@ -18,7 +18,8 @@ from .connectivity import AllToAll, ConnectivityRule, FixedInDegree, FixedProbab
 from .distributions import Constant, Distribution, Normal, Uniform
 from .engines import available_engines, get_engine
 from .errors import (DataError, EngineError, EngineUnavailableError, FileFormatError, NetworkError,
-                     ParameterError, RecordingError, SnnsimError, SnnsimWarning)
+                     NonFiniteStateError, ParameterError, RecordingError, ResourceError,
+                     SnnsimError, SnnsimWarning, UnsupportedModelError)
 from .inputs import PoissonInput, SpikeSource
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .network import Network, Population, Projection
@@ -38,7 +39,8 @@ __all__ = [
     "Result", "SpikeTrains", "StateTrace", "PopulationRate",
     "SpikeMonitor", "StateMonitor", "RateMonitor",
     "SnnsimError", "ParameterError", "NetworkError", "RecordingError", "EngineError",
-    "EngineUnavailableError", "DataError", "FileFormatError", "SnnsimWarning",
+    "EngineUnavailableError", "UnsupportedModelError", "DataError", "FileFormatError",
+    "NonFiniteStateError", "ResourceError", "SnnsimWarning",
     "units", "get_engine", "available_engines", "__version__",
 ]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "SnnsimError", "ParameterError", "NetworkError", "RecordingError",
-    "EngineError", "EngineUnavailableError", "DataError", "FileFormatError",
-    "SnnsimWarning",
+    "EngineError", "EngineUnavailableError", "UnsupportedModelError", "DataError",
+    "FileFormatError", "NonFiniteStateError", "ResourceError", "SnnsimWarning",
 ]
 
 
@@ -36,6 +36,19 @@ class EngineError(SnnsimError, RuntimeError):
 
 class EngineUnavailableError(EngineError):
     """An engine was requested whose optional dependency is not installed."""
+
+
+class UnsupportedModelError(EngineError):
+    """An engine cannot run a model, rule or feature of the network (names both)."""
+
+
+class NonFiniteStateError(EngineError, ArithmeticError):
+    """A simulation produced a NaN or infinite state value (names population, variable, step)."""
+
+
+class ResourceError(SnnsimError, MemoryError):
+    """A network, recording or run would need more memory (or time) than the machine has;
+    the message gives the estimate and what is available."""
 
 
 class DataError(SnnsimError, ValueError):
