@@ -13,7 +13,9 @@ the one before that is kept as ``checkpoint.prev.h5``.
 Resuming continues bitwise: training N examples straight gives the same weights as
 training some, stopping (even by killing the process) after a checkpoint, and resuming in a
 new process, because the network's state, its Poisson random streams and its builder
-generator are all restored and the training order is a fixed permutation per epoch.
+generator are all restored and the training order is a fixed permutation per epoch.  The
+running-accuracy window (``/classifier/curve_window``, since checkpoint version 2) is kept
+too, so the resumed ``training_curve_`` is the uninterrupted one.
 
 Examples
 --------
@@ -51,6 +53,10 @@ __all__ = ["CHECKPOINT_FILE", "PREVIOUS_FILE", "save_classifier_checkpoint",
            "try_resume_classifier", "read_checkpoint_info", "attach_diehl_cook", "data_fingerprint"]
 
 CHECKPOINT_FILE = "checkpoint.h5"
+#: Version of the ``/classifier`` group: 1 (snnsim 0.1.0, no attribute) has no
+#: ``curve_window``; 2 adds it (the running-accuracy window, so that a resumed run's
+#: ``training_curve_`` equals an uninterrupted one's).  Both are read.
+CHECKPOINT_VERSION = 2
 PREVIOUS_FILE = "checkpoint.prev.h5"
 # settings that do not change what training computes (checkpoint_dir: where the file is;
 # model: compared through the parameters it resolves to, so a moved model file still matches)
@@ -139,31 +145,37 @@ def save_classifier_checkpoint(clf, n_done: int, final: bool = False) -> Path:
     dc = clf.network_
     settings = json.dumps(_settings(clf), sort_keys=True)
     model = json.dumps(_model_settings(clf._params_), sort_keys=True)
-    with io.atomic_write(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            io.write_network(f, dc.network)
-            g = f.create_group("classifier")
-            g.attrs["estimator"] = type(clf).__name__
-            g.attrs["settings_json"] = settings
-            g.attrs["model_params_json"] = model
-            g.attrs["n_features_in"] = np.int64(clf.n_features_in_)
-            g.attrs["n_trained"] = np.int64(clf.n_trained_)
-            g.attrs["train_seconds"] = np.float64(clf.train_seconds_)
-            g.attrs["n_done"] = np.int64(n_done)
-            g.attrs["final"] = np.bool_(final)
-            curve = np.array(getattr(clf, "training_curve_", []), dtype=np.float64).reshape(-1, 2)
-            io._ds(g, "training_curve", curve)
-            fp = getattr(clf, "_checkpoint_fingerprint", None)
-            if fp is not None:
-                g.attrs["data_fingerprint"] = str(fp)
-            d = g.create_group("diehl_cook")
-            d.attrs["n_input"] = np.int64(dc.n_input)
-            d.attrs["engine"] = str(dc.engine)
-            d.attrs["rest_mode"] = str(dc.rest_mode)
-            d.attrs["engine_options_json"] = json.dumps(_jsonable("engine_options",
-                                                                  dict(dc.engine_options)))
-            d.attrs["synaptic_events"] = np.int64(dc.synaptic_events)
-            d.attrs["n_presentations"] = np.int64(dc.n_presentations)
+    with io.new_file(path) as f:  # atomic, and sealed with its checksum (see snnsim.io.seal)
+        io.write_network(f, dc.network)
+        g = f.create_group("classifier")
+        g.attrs["estimator"] = type(clf).__name__
+        g.attrs["settings_json"] = settings
+        g.attrs["model_params_json"] = model
+        g.attrs["n_features_in"] = np.int64(clf.n_features_in_)
+        g.attrs["n_trained"] = np.int64(clf.n_trained_)
+        g.attrs["train_seconds"] = np.float64(clf.train_seconds_)
+        g.attrs["n_done"] = np.int64(n_done)
+        g.attrs["final"] = np.bool_(final)
+        g.attrs["checkpoint_version"] = np.int64(CHECKPOINT_VERSION)
+        curve = np.array(getattr(clf, "training_curve_", []), dtype=np.float64).reshape(-1, 2)
+        io._ds(g, "training_curve", curve)
+        window = getattr(clf, "_curve_window", None)
+        if window is not None:
+            w = g.create_group("curve_window")
+            w.attrs["size"] = np.int64(window.size)
+            for name, arr in window.arrays(dc.params.n_exc).items():
+                io._ds(w, name, arr)
+        fp = getattr(clf, "_checkpoint_fingerprint", None)
+        if fp is not None:
+            g.attrs["data_fingerprint"] = str(fp)
+        d = g.create_group("diehl_cook")
+        d.attrs["n_input"] = np.int64(dc.n_input)
+        d.attrs["engine"] = str(dc.engine)
+        d.attrs["rest_mode"] = str(dc.rest_mode)
+        d.attrs["engine_options_json"] = json.dumps(_jsonable("engine_options",
+                                                              dict(dc.engine_options)))
+        d.attrs["synaptic_events"] = np.int64(dc.synaptic_events)
+        d.attrs["n_presentations"] = np.int64(dc.n_presentations)
         if path.exists():
             _keep_previous(path, folder / PREVIOUS_FILE)
     return path
@@ -198,7 +210,9 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
 
     Returns ``clf.n_trained_`` (training presentations already done) after restoring
     ``_params_``, ``network_``, ``n_features_in_``, ``n_trained_``, ``train_seconds_`` and
-    ``training_curve_``;
+    ``training_curve_`` with the running-accuracy window it is computed from (checkpoint
+    version 2; a version-1 checkpoint resumed mid-epoch starts a new window, as snnsim 0.1.0
+    did);
     None when there is no checkpoint (or no ``checkpoint_dir``).  Temporary files left in
     the folder by a write that was killed are deleted.
 
@@ -237,8 +251,13 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
             stored_fp = g.attrs.get("data_fingerprint")
             curve = ([(int(n), float(a)) for n, a in g["training_curve"][()]]
                      if "training_curve" in g else [])
+            version = int(g.attrs.get("checkpoint_version", 1))
         except (KeyError, ValueError, TypeError) as exc:
             raise FileFormatError(f"{src!r}: damaged classifier checkpoint ({exc})") from None
+        if version not in (1, CHECKPOINT_VERSION):
+            raise FileFormatError(f"{src!r}: classifier checkpoint version {version} is not known "
+                                  f"to this snnsim (it reads versions 1 to {CHECKPOINT_VERSION}); "
+                                  "a newer snnsim wrote it")
         diff = _diff(stored, _settings(clf)) + _diff(stored_model, _model_settings(params))
         if diff:
             raise ParameterError(f"checkpoint {src!r} was written by an STDPClassifier with other "
@@ -249,6 +268,7 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
         if fingerprint is not None and stored_fp is not None and str(stored_fp) != fingerprint:
             raise ParameterError(f"checkpoint {src!r} was written while training on other data "
                                  f"(fingerprint {str(stored_fp)} != {fingerprint}); {how}")
+        window = _read_window(g, src, params.n_exc) if "curve_window" in g else None
         net, _ = io.read_network(f, src)
     dc = attach_diehl_cook(params, net, n_features, engine=clf.engine, rest_mode=clf.rest_mode,
                            engine_options=engine_options, **counters)
@@ -258,7 +278,39 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
     clf.n_trained_ = n_trained
     clf.train_seconds_ = seconds
     clf.training_curve_ = curve
+    clf._curve_window = window
     return n_trained
+
+
+def _read_window(g: h5py.Group, src: str, n_exc: int):
+    """The running-accuracy window stored in ``/classifier/curve_window``, checked."""
+    from .classifier import RunningAccuracy
+    w = g["curve_window"]
+    what = f"{src!r}: /classifier/curve_window"
+    if not isinstance(w, h5py.Group):
+        raise FileFormatError(f"{what} must be a group")
+    try:
+        size = int(w.attrs["size"])
+        a = {name: w[name][()] for name in ("resp", "labels", "hits", "prev_resp", "prev_labels")}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FileFormatError(f"{what} is incomplete ({exc})") from None
+    ok = (size >= 1
+          and all(isinstance(x, np.ndarray) for x in a.values())
+          and a["resp"].dtype.kind in "iu" and a["resp"].ndim == 2 and a["resp"].shape[1] == n_exc
+          and a["prev_resp"].dtype.kind in "iu" and a["prev_resp"].ndim == 2
+          and a["prev_resp"].shape[1] == n_exc
+          and a["labels"].dtype.kind in "iu" and a["labels"].shape == (a["resp"].shape[0],)
+          and a["prev_labels"].dtype.kind in "iu"
+          and a["prev_labels"].shape == (a["prev_resp"].shape[0],)
+          and a["prev_resp"].shape[0] in (0, size) and a["resp"].shape[0] < size
+          and a["hits"].dtype.kind == "b" and a["hits"].shape == (a["hits"].shape[0],)
+          and a["hits"].shape[0] <= a["resp"].shape[0]
+          and (a["resp"].size == 0 or a["resp"].min() >= 0)
+          and (a["prev_resp"].size == 0 or a["prev_resp"].min() >= 0))
+    if not ok:
+        raise FileFormatError(f"{what} has arrays of the wrong shape, type or range "
+                              f"(expected counts of {n_exc} neurons, fewer than {size} examples)")
+    return RunningAccuracy.from_arrays(size, a)
 
 
 def _monitor(net, kind: type, population: str):

@@ -38,6 +38,68 @@ __all__ = ["STDPClassifier"]
 READOUTS = ("voting", "proportion", "linear")
 
 
+class RunningAccuracy:
+    """The running accuracy shown while training, as Diehl & Cook's code computes it.
+
+    Every ``size`` examples the neurons are labelled (:class:`~snnsim.readout.VotingReadout`)
+    from their responses in that window; the examples of the next window are predicted with
+    those labels, and at its end the fraction predicted right is the next point of the
+    curve.  Its whole state is plain arrays (:meth:`arrays`), which a checkpoint keeps so
+    that a resumed run continues the curve exactly.
+
+    Parameters
+    ----------
+    size : int
+        Examples per window (250 in ``STDPClassifier``).
+    """
+
+    def __init__(self, size: int):
+        self.size = int(size)
+        self.resp: list[np.ndarray] = []      # spike counts (n_exc,) of this window's examples
+        self.labels: list[int] = []            # their class indices
+        self.hits: list[bool] = []             # predicted right by the previous window's labels
+        self.prev: tuple[np.ndarray, np.ndarray] | None = None   # (counts, labels) labelled on
+        self.readout: VotingReadout | None = None
+
+    def add(self, counts: np.ndarray, label) -> float | None:
+        """Record one example; returns the window's accuracy when this example closes a window
+        that was predicted (None otherwise)."""
+        if self.readout is not None:
+            self.hits.append(bool(self.readout.predict(counts[None])[0] == label))
+        self.resp.append(counts)
+        self.labels.append(label)
+        if len(self.resp) < self.size:
+            return None
+        self.prev = (np.array(self.resp), np.array(self.labels))
+        self.readout = VotingReadout().fit(*self.prev)
+        acc = float(np.mean(self.hits[-self.size:])) if self.hits else None
+        self.resp, self.labels, self.hits = [], [], []
+        return acc
+
+    def arrays(self, n_neurons: int) -> dict[str, np.ndarray]:
+        """The state as arrays: ``resp`` (m, n_neurons), ``labels`` (m,), ``hits`` (h,) and
+        ``prev_resp`` (size or 0, n_neurons), ``prev_labels``."""
+        prev_resp, prev_labels = self.prev if self.prev is not None else (
+            np.zeros((0, n_neurons), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return {"resp": np.array(self.resp, dtype=np.int64).reshape(-1, n_neurons),
+                "labels": np.array(self.labels, dtype=np.int64),
+                "hits": np.array(self.hits, dtype=np.bool_),
+                "prev_resp": np.asarray(prev_resp, dtype=np.int64).reshape(-1, n_neurons),
+                "prev_labels": np.asarray(prev_labels, dtype=np.int64)}
+
+    @classmethod
+    def from_arrays(cls, size: int, a: dict[str, np.ndarray]) -> "RunningAccuracy":
+        """The state written by :meth:`arrays` (shapes checked by the caller)."""
+        w = cls(size)
+        w.resp = list(a["resp"])
+        w.labels = [int(x) for x in a["labels"]]
+        w.hits = [bool(x) for x in a["hits"]]
+        if len(a["prev_labels"]):
+            w.prev = (a["prev_resp"], a["prev_labels"])
+            w.readout = VotingReadout().fit(*w.prev)
+        return w
+
+
 class STDPClassifier(ClassifierMixin, BaseEstimator):
     """Unsupervised STDP network (Diehl & Cook 2015) with a spike-count readout.
 
@@ -89,6 +151,9 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     last frozen pass).
     """
 
+    #: Examples per window of the running accuracy shown while training (``training_curve_``).
+    curve_window = 250
+
     def __init__(self, n_exc: int = 100, epochs: int = 1, readout: str = "voting",
                  model: str | os.PathLike | None = None, model_params: dict | None = None,
                  input_max: float = 255.0, rest_mode: str = "simulate", n_label: int | None = None,
@@ -116,10 +181,13 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     def _params(self) -> DiehlCookParams:
         if self.readout not in READOUTS:
             raise ParameterError(f"STDPClassifier.readout must be one of {READOUTS}, got {self.readout!r}")
-        for name in ("n_exc", "epochs", "n_jobs", "checkpoint_every", "batch_size"):
+        for name in ("n_exc", "epochs", "n_jobs", "checkpoint_every", "batch_size", "n_label"):
             v = getattr(self, name)
+            if name == "n_label" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ParameterError(f"STDPClassifier.{name} must be an integer >= 1, got {v!r}")
+                raise ParameterError(f"STDPClassifier.{name} must be an integer >= 1"
+                                     f"{' or None' if name == 'n_label' else ''}, got {v!r}")
         overrides = dict(self.model_params or {})
         overrides["n_exc"] = int(self.n_exc)
         if self.model is not None:
@@ -163,6 +231,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         self.train_seconds_ = 0.0
         self.stats_: dict = {}   # timings of the last frozen pass (updated in place)
         self.training_curve_: list[tuple[int, float]] = []
+        self._curve_window: RunningAccuracy | None = None
 
     # -- training -------------------------------------------------------------------------------
     def _train(self, rates: np.ndarray, y_monitor: np.ndarray | None = None) -> None:
@@ -182,25 +251,20 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         start = getattr(self, "_resume_from", 0)
         self._resume_from = 0
-        window = 250
-        resp, labels, hits = [], [], []
-        readout = None
+        # the window continues where a checkpoint left it (resuming mid-epoch), else anew
+        window = getattr(self, "_curve_window", None)
+        if start == 0 or window is None or window.size != self.curve_window:
+            window = self._curve_window = RunningAccuracy(self.curve_window)
         with self._bar(len(rates), "training") as bar:
             bar.update(start)
             for k in range(start, len(rates)):
                 counts = dc.present(rates[k])
                 self.n_trained_ += 1
                 if y_monitor is not None:
-                    if readout is not None:
-                        hits.append(readout.predict(counts[None])[0] == y_monitor[k])
-                    resp.append(counts)
-                    labels.append(y_monitor[k])
-                    if len(resp) == window:
-                        readout = VotingReadout().fit(np.array(resp), np.array(labels))
-                        if hits:
-                            self.training_curve_.append((self.n_trained_, float(np.mean(hits[-window:]))))
-                            bar.set_postfix(acc=f"{100 * self.training_curve_[-1][1]:.1f}%")
-                        resp, labels = [], []
+                    acc = window.add(counts, y_monitor[k])
+                    if acc is not None:
+                        self.training_curve_.append((self.n_trained_, acc))
+                        bar.set_postfix(acc=f"{100 * acc:.1f}%")
                 bar.update(1)
                 if (self.checkpoint_dir is not None and (k + 1) % self.checkpoint_every == 0
                         and k + 1 < len(rates)):
@@ -227,6 +291,8 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
             self._build(n_features)
         self.stats_ = {}
         rates = self._rates(X)
+        # the running accuracy works on class indices (any label type; a checkpoint keeps ints)
+        codes = np.searchsorted(np.unique(y), y)
         done = self.n_trained_
         total = self.epochs * len(rates)
         n = len(rates)
@@ -235,7 +301,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
                 continue
             order = self._order(n, epoch)
             self._resume_from = done - epoch * n
-            self._train(rates[order], y[order])
+            self._train(rates[order], codes[order])
             done = self.n_trained_
         self.seconds_per_train_image_ = self.train_seconds_ / max(total, 1)
         if self.checkpoint_dir is not None:

@@ -4,6 +4,12 @@
 beside backprop baselines, prints a table and writes ``summary.json`` and figures.
 ``snnsim info``            lists the engines and optional packages installed.
 ``snnsim continual ...``   class-incremental experiments (see ``snnsim continual --help``).
+
+Every option and the whole model file are checked before anything is read, written or
+removed (README, "The ``snnsim`` command", lists the bounds); a bad one prints
+``snnsim: error: <message naming the option or key, the value and what is allowed>`` and
+exits with status 2.  An ``--out`` folder that holds an earlier run is refused unless
+``--overwrite``; ``--resume DIR`` continues the run in DIR.
 """
 
 from __future__ import annotations
@@ -21,31 +27,196 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _run(args: argparse.Namespace) -> int:
+# -- bounds of the options (README, "The snnsim command") -------------------------------------
+#: Largest --seed: scikit-learn's random_state (the MLP and logistic baselines, the continual
+#: MLPs) takes no more; the network's SeedSequence would take any integer >= 0.
+MAX_SEED = 2**32 - 1
+#: Most --epochs (with the model file's bounds the network's int64 step counter keeps a
+#: margin of more than 100x even for 60,000 images repeated the most times).
+MAX_EPOCHS = 100
+#: Most --jobs (threads of the frozen passes; each holds a copy of the network).
+MAX_JOBS = 256
+#: What makes a folder an earlier run's (refused as --out without --overwrite) ...
+RUN_MARKERS = ("summary.json", "checkpoint")
+#: ... and what --overwrite removes (only these names; nothing else in the folder).
+RUN_FILES = ("summary.json", "raster.png", "receptive_fields.png", "confusion_voting.png")
+DEFAULT_OUT = "snnsim-run"
+
+
+def _fail(message: str):
+    from .errors import ParameterError
+    raise ParameterError(message)
+
+
+def check_int(option: str, value, lo: int, hi: int | None = None, *, optional: bool = False) -> None:
+    """Refuse an integer option outside ``[lo, hi]`` (``None`` too unless ``optional``).
+
+    Raises
+    ------
+    ParameterError
+        ``--n-exc must be an integer from 1 to 10,000, got 0``.
+    """
+    if value is None and optional:
+        return
+    allowed = f"from {lo:,} to {hi:,}" if hi is not None else f">= {lo:,}"
+    if (isinstance(value, bool) or not isinstance(value, int) or value < lo
+            or (hi is not None and value > hi)):
+        shown = value if not isinstance(value, int) or len(str(value)) <= 24 else f"{str(value)[:12]}..."
+        _fail(f"{option} must be an integer {allowed}, got {shown}")
+
+
+def check_engine(name: str) -> None:
+    """Refuse an engine that is not registered or cannot run here (before any work)."""
+    from .engines import ENGINES, available_engines
+    if name not in ENGINES:
+        import difflib
+        hint = difflib.get_close_matches(str(name), list(ENGINES), n=1)
+        _fail(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}"
+              + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    status = available_engines()[name]
+    if status != "available":
+        _fail(f"--engine {name}: {status}")
+    if name == "cuda":
+        from .engines.cuda import device_info
+        device_info()                 # EngineUnavailableError without a GPU
+
+
+def check_data_option(data: str | None, dataset: str) -> None:
+    """``--data`` only for the data sets read from IDX files, and then an existing folder."""
+    if data is None:
+        return
+    if dataset not in ("mnist", "fashion-mnist"):
+        _fail(f"--data is only for --dataset mnist or fashion-mnist (IDX files), not {dataset!r}")
+    if not data or not Path(data).is_dir():
+        _fail(f"--data {data!r} is not a folder (it should hold the gzip IDX files)")
+
+
+def check_out_folder(option: str, value: str) -> Path:
+    """A folder path for output: not empty, not an existing file, no file on its way."""
+    if not value or not value.strip():
+        _fail(f"{option} must name a folder, got {value!r}")
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        _fail(f"{option} {value!r} is a file, not a folder")
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                _fail(f"{option} {value!r}: {str(parent)!r} is a file, not a folder")
+            break
+    return out
+
+
+def _run_folder(args: argparse.Namespace) -> Path:
+    """The output folder, checked without changing anything: a fresh run refuses a folder
+    that holds an earlier run unless --overwrite; --resume needs a checkpoint there."""
+    from .checkpoint import CHECKPOINT_FILE
+    if args.resume is not None:
+        if args.overwrite:
+            _fail("--resume and --overwrite exclude each other: --resume continues the run in "
+                  "its folder, --overwrite starts one over")
+        out = check_out_folder("--resume", args.resume)
+        if args.out is not None and Path(args.out).absolute() != out.absolute():
+            _fail(f"--out {args.out!r} and --resume {args.resume!r} name different folders; "
+                  "--resume DIR writes into DIR (leave out --out)")
+        ckpt = out / "checkpoint" / CHECKPOINT_FILE
+        if not ckpt.is_file():
+            _fail(f"--resume {args.resume!r}: there is no checkpoint {str(ckpt)!r} to continue "
+                  "from (the run stopped before its first checkpoint, or this is not the --out "
+                  "folder of a run); start it again with --out DIR --overwrite")
+        return out
+    out = check_out_folder("--out", DEFAULT_OUT if args.out is None else args.out)
+    held = [name for name in RUN_MARKERS if (out / name).exists()]
+    if held and not args.overwrite:
+        _fail(f"--out {str(out)!r} already holds a run ({', '.join(held)}); give --overwrite to "
+              f"replace it, --resume {str(out)!r} to continue it, or another --out folder")
+    return out
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """Every option of ``snnsim run`` that can be checked without reading anything."""
+    from .diehl_cook import MAX_N_EXC
+    check_int("--n-exc", args.n_exc, 1, MAX_N_EXC, optional=True)
+    check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    for option in ("--n-train", "--n-test", "--n-label"):
+        check_int(option, getattr(args, option[2:].replace("-", "_")), 1, optional=True)
+    check_int("--seed", args.seed, 0, MAX_SEED)
+    check_int("--jobs", args.jobs, 1, MAX_JOBS)
+    check_int("--checkpoint-every", args.checkpoint_every, 1)
+    check_data_option(args.data, args.dataset)
+
+
+def check_subset(ds, n_train, n_test) -> None:
+    """``--n-train`` / ``--n-test`` within the data set."""
+    for option, n, part, have in (("--n-train", n_train, "training", len(ds.y_train)),
+                                  ("--n-test", n_test, "test", len(ds.y_test))):
+        if n is not None and n > have:
+            _fail(f"{option} must be at most the {have:,} {part} examples of {ds.name}, got {n:,}")
+
+
+def _checked_inputs(args: argparse.Namespace):
+    """Every input of ``snnsim run`` checked, in order, before anything is written or removed:
+    the options, the model file, the engine, the output folder (only looked at), the data set
+    and the parameters the classifier will use.  Returns (n_exc, out, ds, overrides)."""
     import numpy as np
 
-    from . import __version__, datasets
-    from .baselines import BaselineResult, comparison_table, logistic_baseline, mlp_baseline
-    from .classifier import STDPClassifier
+    from . import datasets
     from .diehl_cook import DIGITS_SETTINGS, load_model
     from .errors import ParameterError
-
-    t_start = time.perf_counter()
-    out = Path(args.resume or args.out)
-    if args.resume is not None and not (out / "checkpoint").is_dir():
-        raise ParameterError(f"--resume {args.resume}: no checkpoint folder {out / 'checkpoint'}; "
-                             "give the --out folder of an interrupted run")
-    if args.resume is None and (out / "checkpoint").is_dir():
-        shutil.rmtree(out / "checkpoint")  # a fresh run does not continue an old one
-    out.mkdir(parents=True, exist_ok=True)
-    params = load_model(args.model)  # validates the model file before any work
-    n_exc = args.n_exc or params.n_exc
+    _check_run_options(args)
+    params = load_model(args.model)
+    n_exc = args.n_exc if args.n_exc is not None else params.n_exc
+    check_engine(args.engine)
+    out = _run_folder(args)
     ds = datasets.load_dataset(args.dataset, **({"path": args.data} if args.data else {}))
+    check_subset(ds, args.n_train, args.n_test)
     ds = ds.subset(n_train=args.n_train, n_test=args.n_test, seed=args.seed)
     overrides = {}
     if ds.image_shape == (8, 8) and not args.original:
         # 64 inputs: the original normalisation target and rates starve the layer (see README)
         overrides = dict(DIGITS_SETTINGS)
+    try:
+        load_model(args.model, n_exc=n_exc, **overrides)
+    except ParameterError as exc:
+        if not overrides:
+            raise
+        _fail(f"{exc} (with the settings for 8x8 digits, {DIGITS_SETTINGS}; --original turns "
+              "them off)")
+    n_label = len(ds.y_train) if args.n_label is None else args.n_label
+    if n_label > len(ds.y_train):
+        _fail(f"--n-label must be at most the {len(ds.y_train):,} training examples, got {n_label:,}")
+    for what, labels in (("training examples", ds.y_train),
+                         (f"last {n_label:,} training examples (--n-label)", ds.y_train[-n_label:])):
+        if np.unique(labels).size < 2:
+            _fail(f"the {what} hold only class {labels[0]}; the readouts and baselines need two "
+                  "classes or more: raise --n-train (or --n-label)")
+    return n_exc, out, ds, overrides
+
+
+def _prepare_folder(out: Path, overwrite: bool) -> None:
+    """Make ``out``; with ``overwrite`` remove the earlier run's checkpoint, summary and
+    figures (those names only)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            if (out / "checkpoint").is_dir():
+                shutil.rmtree(out / "checkpoint")  # the run is started over
+            for name in RUN_FILES:
+                if (out / name).is_file():
+                    (out / name).unlink()
+    except OSError as exc:
+        _fail(f"--out {str(out)!r} cannot be prepared: {exc.strerror or exc}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import __version__
+    from .baselines import BaselineResult, comparison_table, logistic_baseline, mlp_baseline
+    from .classifier import STDPClassifier
+
+    t_start = time.perf_counter()
+    n_exc, out, ds, overrides = _checked_inputs(args)
+    _prepare_folder(out, args.overwrite)     # validated: now the folder may change
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     say(f"snnsim {__version__}: Diehl & Cook STDP network, {n_exc} excitatory neurons, "
         f"{ds.name}: {len(ds.y_train)} training / {len(ds.y_test)} test images, "
@@ -87,8 +258,9 @@ def _run(args: argparse.Namespace) -> int:
         "wall_seconds": time.perf_counter() - t_start,
         "snnsim_version": __version__, "python": platform.python_version(),
     }
-    with open(out / "summary.json", "w") as f:
-        json.dump(summary, f, indent=2)
+    tmp = out / f".summary.json.{os.getpid()}.tmp"   # never a half-written summary
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / "summary.json")
     say(f"\nwrote {out / 'summary.json'}, {out / 'raster.png'}, {out / 'receptive_fields.png'} "
         f"({summary['wall_seconds']:.0f} s)")
     return 0
@@ -153,8 +325,16 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command's one error format: ``snnsim: error: ...``, exit status 2."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"snnsim: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="snnsim", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="snnsim", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train and test the Diehl & Cook network beside backprop baselines")
     r.add_argument("model", help="model file, e.g. models/diehl_cook_2015.toml")
@@ -176,7 +356,12 @@ def _parser() -> argparse.ArgumentParser:
                         "deviation) or simulate the 150 ms pause of the original")
     r.add_argument("--original", action="store_true",
                    help="use the model file unchanged on 8x8 digits (no digits settings)")
-    r.add_argument("--out", default="snnsim-run", help="output folder (default ./snnsim-run)")
+    r.add_argument("--out", default=None, metavar="DIR",
+                   help=f"output folder (default ./{DEFAULT_OUT}); one that holds an earlier run "
+                        "is refused unless --overwrite")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (its checkpoint, summary and figures are "
+                        "removed once every input has been checked)")
     r.add_argument("--resume", default=None, metavar="DIR",
                    help="continue an interrupted run from its folder's last checkpoint")
     r.add_argument("--checkpoint-every", type=int, default=1000, help="training examples between checkpoints")
@@ -193,7 +378,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``snnsim`` command."""
+    """Entry point of the ``snnsim`` command.
+
+    Returns the exit status: 0 done; 2 a bad option or input file (``snnsim: error: ...`` on
+    stderr, printed before anything was written or removed); 1 the system refused something
+    while running (a full disk, no memory); 130 interrupted.  A malformed command line
+    raises ``SystemExit(2)`` (argparse) with the same ``snnsim: error:`` line.
+    """
     from .errors import SnnsimError
     args = _parser().parse_args(argv)
     try:
@@ -201,9 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     except SnnsimError as exc:
         print(f"snnsim: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:
+        what = "out of memory" if isinstance(exc, MemoryError) else str(exc)
+        print(f"snnsim: error: {what}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("\nsnnsim: interrupted; rerun with --resume to continue from the last checkpoint",
-              file=sys.stderr)
+        where = getattr(args, "resume", None) or getattr(args, "out", None)
+        hint = (f"; rerun with --resume {where or DEFAULT_OUT} to continue from the last checkpoint"
+                if args.command == "run" else "")
+        print(f"\nsnnsim: interrupted{hint}", file=sys.stderr)
         return 130
 
 

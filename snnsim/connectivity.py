@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import Params, boolean, count, param, params, probability
+from ._params import Params, boolean, count, index_array, param, params, probability
 from .errors import ParameterError
 
 __all__ = ["ConnectivityRule", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree",
@@ -77,6 +77,13 @@ class FixedProbability(ConnectivityRule):
     Drawn by geometric skipping over the ``n_pre * n_post`` pairs, so the cost grows with
     the number of synapses, not the number of pairs.
 
+    Parameters
+    ----------
+    p : float
+        Connection probability, in [0, 1].
+    allow_self : bool
+        When a population connects to itself, whether ``i -> i`` synapses exist.
+
     Examples
     --------
     >>> import numpy as np
@@ -120,6 +127,14 @@ class FixedProbability(ConnectivityRule):
 class FixedInDegree(ConnectivityRule):
     """Each postsynaptic neuron receives exactly ``k`` synapses from distinct presynaptic neurons.
 
+    Parameters
+    ----------
+    k : int
+        In-degree, in [1, 2**31 - 1] (and at most the number of presynaptic neurons
+        available, checked when the projection is built).
+    allow_self : bool
+        When a population connects to itself, whether ``i -> i`` synapses exist.
+
     Examples
     --------
     >>> import numpy as np
@@ -151,6 +166,13 @@ class FixedInDegree(ConnectivityRule):
 class FromArrays(ConnectivityRule):
     """Explicit synapses ``pre[k] -> post[k]`` (duplicates allowed: parallel synapses).
 
+    Parameters
+    ----------
+    pre, post : array of int, shape (k,)
+        Presynaptic and postsynaptic neuron of each synapse: integers (or floats with
+        integral values) in ``[0, 2**31 - 1)``, and within the populations' sizes when the
+        projection is built.
+
     Examples
     --------
     >>> import numpy as np
@@ -158,25 +180,13 @@ class FromArrays(ConnectivityRule):
     array([0, 1])
     """
 
-    pre: np.ndarray = param()
-    post: np.ndarray = param()
+    pre: np.ndarray = param(check=index_array)
+    post: np.ndarray = param(check=index_array)
 
-    def __post_init__(self) -> None:
-        pre = np.asarray(self.pre).ravel()
-        post = np.asarray(self.post).ravel()
-        for name, arr in (("pre", pre), ("post", post)):
-            if arr.size and not (np.issubdtype(arr.dtype, np.integer)
-                                 or np.all(np.mod(arr, 1) == 0)):
-                raise ParameterError(f"FromArrays.{name} must hold integer indices")
-        if pre.shape != post.shape:
-            raise ParameterError(f"FromArrays.post must have the same length as pre ({pre.size}), "
-                                 f"got {post.size}")
-        pre = pre.astype(np.int64)
-        post = post.astype(np.int64)
-        pre.setflags(write=False)
-        post.setflags(write=False)
-        object.__setattr__(self, "pre", pre)
-        object.__setattr__(self, "post", post)
+    def _validate(self) -> None:
+        if self.pre.shape != self.post.shape:
+            raise ParameterError(f"FromArrays.post must have the same length as pre "
+                                 f"({self.pre.size}), got {self.post.size}")
 
     def build(self, n_pre, n_post, rng, same_population):
         for name, arr, n in (("pre", self.pre, n_pre), ("post", self.post, n_post)):

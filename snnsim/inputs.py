@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import Params, count, fail, param, params
+from ._params import (RATE_MAX, TIME_MAX, Params, count, fail, index_array, num, numeric_array,
+                      param, params)
 from .errors import ParameterError
 
 __all__ = ["InputModel", "PoissonInput", "SpikeSource", "check_rates"]
@@ -17,8 +18,24 @@ class InputModel(Params):
 
 
 def check_rates(owner: str, rates, n: int) -> np.ndarray:
-    """Validate firing rates (Hz): scalar or shape (n,), finite, >= 0. Returns float array (n,)."""
-    arr = np.asarray(rates, dtype=float) if not isinstance(rates, np.ndarray) else rates.astype(float)
+    """Validate firing rates (Hz): a number or an array of shape (n,), finite, in [0, 1e9].
+
+    Parameters
+    ----------
+    owner : str
+        What the rates belong to, for messages (``"PoissonInput 'input'"``).
+    rates : float or array_like of shape (n,)
+        Rates (Hz); ``bool``, ``str``, ``None`` and complex values are not numbers.
+    n : int
+        Number of neurons.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n,)
+        A new array.
+    """
+    what = f"a number or an array of shape ({n},) of numbers (Hz)"
+    arr = numeric_array(owner, "rate", rates, "Hz", what=what).astype(float)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
@@ -29,13 +46,20 @@ def check_rates(owner: str, rates, n: int) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise ParameterError(f"{owner}.rate must be finite and >= 0 Hz, got {arr[i]!r} Hz "
                              f"(neuron {i})")
+    if np.any(arr > RATE_MAX):
+        i = int(np.argmax(arr))
+        raise ParameterError(f"{owner}.rate must be in [0, {num(RATE_MAX)}] Hz, got "
+                             f"{num(arr[i])} Hz (neuron {i})")
     return arr
 
 
 def _rate(owner: str, name: str, value, unit: str):
-    if np.ndim(value) == 0:
-        return float(check_rates(owner, value, 1)[0])
-    arr = check_rates(owner, value, len(np.asarray(value)))
+    arr = numeric_array(owner, name, value, unit, what="a number or a 1-D array of numbers (Hz)")
+    if arr.ndim == 0:
+        return float(check_rates(owner, arr, 1)[0])
+    if arr.ndim != 1:
+        fail(owner, name, arr, "a number or a 1-D array (Hz)", unit)
+    arr = check_rates(owner, arr, arr.shape[0])
     arr.setflags(write=False)
     return arr
 
@@ -52,9 +76,10 @@ class PoissonInput(InputModel):
     Parameters
     ----------
     n : int
-        Number of generators.
+        Number of generators, in [1, 2**31 - 1].
     rate : float or array of shape (n,)
-        Firing rate (Hz), >= 0 and at most ``1 / dt``.
+        Firing rate (Hz), in [0, 1e9] and at most ``1 / dt`` (checked when added to a
+        network).  ``bool`` and ``str`` are not numbers.
 
     Examples
     --------
@@ -72,20 +97,14 @@ class PoissonInput(InputModel):
 
 
 def _times(owner: str, name: str, value, unit: str):
-    arr = np.array(value, dtype=float).ravel()
-    bad = ~np.isfinite(arr) | (arr < 0)
+    raw = numeric_array(owner, name, value, unit, what="a 1-D array of spike times (s)")
+    if raw.ndim > 1:
+        fail(owner, name, raw, "a 1-D array of spike times (s)", unit)
+    arr = raw.astype(float).reshape(-1)
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr > TIME_MAX)
     if bad.any():
-        fail(owner, name, float(arr[bad][0]), "finite and >= 0 s (one value is not)", "s")
-    arr.setflags(write=False)
-    return arr
-
-
-def _indices(owner: str, name: str, value, unit: str):
-    raw = np.asarray(value).ravel()
-    if raw.size and not np.issubdtype(raw.dtype, np.integer):
-        if not np.all(np.equal(np.mod(raw, 1), 0)):
-            fail(owner, name, raw, "integers", unit)
-    arr = raw.astype(np.int64)
+        fail(owner, name, float(arr[bad][0]), f"finite and in [0, {num(TIME_MAX)}] s "
+             "(one value is not)", "s")
     arr.setflags(write=False)
     return arr
 
@@ -101,11 +120,11 @@ class SpikeSource(InputModel):
     Parameters
     ----------
     n : int
-        Number of neurons.
+        Number of neurons, in [1, 2**31 - 1].
     times : array of float, shape (k,)
-        Spike times (s), >= 0.
+        Spike times (s), in [0, 1e6].
     indices : array of int, shape (k,)
-        Neuron of each spike, in ``[0, n)``.
+        Neuron of each spike, in ``[0, n)`` (integers, or floats with integral values).
 
     Examples
     --------
@@ -116,7 +135,7 @@ class SpikeSource(InputModel):
 
     n: int = param(check=count)
     times: np.ndarray = param((), unit="s", check=_times)
-    indices: np.ndarray = param((), check=_indices)
+    indices: np.ndarray = param((), check=index_array)
 
     def _validate(self) -> None:
         if self.times.shape != self.indices.shape:

@@ -81,7 +81,7 @@ def vogels_abbott2005_coba(n: int = 4000, *, dt: float = 0.1 * ms, seed: int = 0
                                                    e_i=-80 * mV))
     h = _balanced_network(net, model, n, syn_per_neuron, 6 * nS / g_l, 67 * nS / g_l, record)
     for pop in (h["exc"], h["inh"]):
-        pop.set_initial(g_e=Normal(4.0, 1.5), g_i=Normal(20.0, 12.0))
+        pop.set_initial(g_e=Normal(4.0, 1.5), g_i=Normal(20.0, 12.0), allow_negative=True)
     return net, h
 
 

@@ -6,8 +6,13 @@
 looking data up has no side effects.
 
 Memory is predictable: a spike costs 16 bytes while it sits in the engine's buffer
-(which starts at 4,096 entries and doubles when needed); a state recorder costs
-8 bytes x variables x neurons x (steps / every); a rate recorder 8 bytes per step.
+(which starts at 4,096 entries and doubles when needed, so it holds up to twice as many
+slots as spikes; about 48 bytes a spike at the peak, see :mod:`snnsim.results`); a state
+recorder costs 8 bytes x variables x neurons x ceil(steps / every); a rate recorder 8 bytes
+per step.  ``result[handle]`` returns views of state and rate buffers (no copy).
+``Network.run`` estimates the state and rate buffers before it allocates them and refuses
+(:class:`~snnsim.errors.ResourceError`) a run whose buffers would need more than 90 % of
+the available memory.
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ import math
 
 import numpy as np
 
-from ._params import (Params, boolean, count, fail, finite, nonnegative, optional, param, params,
-                      positive, scalar_or_array)
+from ._params import (CURRENT_MAX, RC_MAX, RC_MIN, VOLTAGE_MAX, Params, boolean, count, duration,
+                      fail, finite_in, nonnegative_in, num, optional, param, params, positive_in,
+                      scalar_or_array, time_constant, voltage)
+from .errors import ParameterError
 from .synapses import Conductance, Current, SynapseModel
 from .units import mV, ms
 
@@ -44,25 +46,34 @@ class LIF(NeuronModel):
     Parameters
     ----------
     n : int
-        Number of neurons.
+        Number of neurons, in [1, 2**31 - 1].
     tau_m : float
-        Membrane time constant (s), > 0.
+        Membrane time constant (s), in [1e-12, 1e6].
     v_rest : float
-        Resting (leak reversal) potential (V).
+        Resting (leak reversal) potential (V), in [-1e3, 1e3].
     v_reset : float
-        Potential after a spike (V); must be < ``v_th``.
+        Potential after a spike (V), in [-1e3, 1e3]; must be < ``v_th``.
     v_th : float
-        Firing threshold (V).
+        Firing threshold (V), in [-1e3, 1e3].
     t_ref : float
-        Absolute refractory period (s), >= 0; rounded to whole time steps.
+        Absolute refractory period (s), in [0, 1e6]; rounded to whole time steps.
     r_m : float, optional
-        Membrane resistance (ohm). Needed only for ``i_bias``; give ``r_m`` or ``c_m``.
+        Membrane resistance (ohm), in [1e-30, 1e30]. Needed only for ``i_bias``; give
+        ``r_m`` or ``c_m``.
     c_m : float, optional
-        Membrane capacitance (F); ``r_m = tau_m / c_m``.
+        Membrane capacitance (F), in [1e-30, 1e30]; ``r_m = tau_m / c_m``.
     i_bias : float or array of shape (n,)
-        Constant bias current (A), per population or per neuron.
+        Constant bias current (A), per population or per neuron, ``|i_bias| <= 1e3``; the
+        bias as a voltage, ``R_m * i_bias``, must be within [-1e3, 1e3] V.
     synapses : Current or Conductance
         The two synaptic input channels (see :mod:`snnsim.synapses` for the weight units).
+
+    Notes
+    -----
+    The bounds lie far outside any physical use; they keep everything derived from the
+    parameters finite (see :mod:`snnsim._params`).  A value outside them, a NaN, an
+    infinity, a bool, a string or a complex number raises
+    :class:`~snnsim.errors.ParameterError` naming the class, the field and the value.
 
     Examples
     --------
@@ -73,23 +84,21 @@ class LIF(NeuronModel):
     """
 
     n: int = param(check=count)
-    tau_m: float = param(20 * ms, unit="s", check=positive)
-    v_rest: float = param(-65 * mV, unit="V", check=finite)
-    v_reset: float = param(-65 * mV, unit="V", check=finite)
-    v_th: float = param(-50 * mV, unit="V", check=finite)
-    t_ref: float = param(2 * ms, unit="s", check=nonnegative)
-    r_m: float | None = param(None, unit="ohm", check=optional(positive))
-    c_m: float | None = param(None, unit="F", check=optional(positive))
-    i_bias: float | np.ndarray = param(0.0, unit="A", check=scalar_or_array(finite))
+    tau_m: float = param(20 * ms, unit="s", check=time_constant)
+    v_rest: float = param(-65 * mV, unit="V", check=voltage)
+    v_reset: float = param(-65 * mV, unit="V", check=voltage)
+    v_th: float = param(-50 * mV, unit="V", check=voltage)
+    t_ref: float = param(2 * ms, unit="s", check=duration)
+    r_m: float | None = param(None, unit="ohm", check=optional(positive_in(RC_MAX, lo=RC_MIN)))
+    c_m: float | None = param(None, unit="F", check=optional(positive_in(RC_MAX, lo=RC_MIN)))
+    i_bias: float | np.ndarray = param(0.0, unit="A", check=scalar_or_array(finite_in(CURRENT_MAX)))
     synapses: SynapseModel = param(Current(), check=_synapse_model)
 
     def _validate(self) -> None:
         name = type(self).__name__
         if self.v_reset >= self.v_th:
-            raise_msg = (f"{name}.v_reset must be < v_th = {self.v_th:.6g} V, "
-                         f"got {self.v_reset:.6g} V")
-            from .errors import ParameterError
-            raise ParameterError(raise_msg)
+            raise ParameterError(f"{name}.v_reset must be < v_th = {num(self.v_th)} V, "
+                                 f"got {num(self.v_reset)} V")
         if self.r_m is not None and self.c_m is not None:
             if not math.isclose(self.r_m * self.c_m, self.tau_m, rel_tol=1e-9):
                 fail(name, "c_m", self.c_m,
@@ -98,6 +107,13 @@ class LIF(NeuronModel):
             fail(name, "i_bias", self.i_bias, f"a scalar or an array of shape ({self.n},)", "A")
         if np.any(np.asarray(self.i_bias) != 0) and self.resistance is None:
             fail(name, "r_m", None, "given (or c_m) when i_bias is not zero", "ohm")
+        if self.resistance is not None:
+            bias = float(np.max(np.abs(self.i_bias))) * self.resistance
+            if not bias <= VOLTAGE_MAX:
+                raise ParameterError(
+                    f"{name}.i_bias must give |R_m * i_bias| <= {num(VOLTAGE_MAX)} V, got "
+                    f"R_m * i_bias = {num(bias, False)} V "
+                    f"(R_m = {num(self.resistance, False)} ohm)")
 
     @property
     def resistance(self) -> float | None:
@@ -131,9 +147,9 @@ class AdaptiveLIF(LIF):
     Parameters
     ----------
     theta_plus : float
-        Threshold increment per spike (V), >= 0.
+        Threshold increment per spike (V), in [0, 1e3].
     tau_theta : float
-        Decay time constant of theta (s), > 0.
+        Decay time constant of theta (s), in [1e-12, 1e6].
     theta_frozen : bool
         Start with theta frozen.
 
@@ -144,8 +160,8 @@ class AdaptiveLIF(LIF):
     5e-05
     """
 
-    theta_plus: float = param(0.05 * mV, unit="V", check=nonnegative)
-    tau_theta: float = param(1e7 * ms, unit="s", check=positive)
+    theta_plus: float = param(0.05 * mV, unit="V", check=nonnegative_in(VOLTAGE_MAX))
+    tau_theta: float = param(1e7 * ms, unit="s", check=time_constant)
     theta_frozen: bool = param(False, check=boolean)
 
     @property

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 
-from ._params import Params, choice, nonnegative, optional, param, params, positive, finite
+from ._params import (MU_MAX, POW_MAX, TIME_MAX, VALUE_MAX, Params, amplitude, choice, nonnegative_in,
+                      num, optional, param, params, positive_in, time_constant, weight)
 from .errors import ParameterError
 from .units import ms
 
@@ -38,9 +39,22 @@ __all__ = ["PlasticityRule", "PairSTDP", "TripletSTDP", "DiehlCookSTDP", "Weight
 
 
 def _bounds(rule: Params) -> None:
+    name = type(rule).__name__
     if rule.w_max < rule.w_min:
-        raise ParameterError(f"{type(rule).__name__}.w_max must be >= w_min = {rule.w_min:.6g}, "
-                             f"got {rule.w_max:.6g}")
+        raise ParameterError(f"{name}.w_max must be >= w_min = {num(rule.w_min)}, "
+                             f"got {num(rule.w_max)}")
+    # soft bounds scale updates by (w_max - w)**mu: keep that factor finite (an infinite factor
+    # times a zero trace would be NaN)
+    if getattr(rule, "weight_dependence", "additive") == "multiplicative":
+        try:
+            factor = math.pow(rule.w_max - rule.w_min, rule.mu)
+        except OverflowError:
+            factor = math.inf
+        if not factor <= POW_MAX:
+            raise ParameterError(
+                f"{name}.mu must give (w_max - w_min)**mu <= {num(POW_MAX)} with multiplicative "
+                f"weight dependence, got mu = {num(rule.mu)} with w_max - w_min = "
+                f"{num(rule.w_max - rule.w_min)}")
 
 
 class PlasticityRule(Params):
@@ -67,20 +81,22 @@ class PairSTDP(PlasticityRule):
     Parameters
     ----------
     a_plus : float
-        LTP amplitude (weight units), for post after pre, >= 0.
+        LTP amplitude (weight units), for post after pre, in [0, 1e6].
     a_minus : float
-        LTD amplitude (weight units), for pre after post, >= 0.
+        LTD amplitude (weight units), for pre after post, in [0, 1e6].
     tau_plus, tau_minus : float
-        Time constants of the LTP and LTD halves of the window (s).
+        Time constants of the LTP and LTD halves of the window (s), in [1e-12, 1e6].
     w_min, w_max : float
-        Weight bounds (weight units).
+        Weight bounds (weight units), in [-1e6, 1e6], ``w_min <= w_max``.
     interaction : {'all', 'nearest'}
         All-to-all pairing, or nearest-spike (symmetric) pairing.
     weight_dependence : {'additive', 'multiplicative'}
         Hard bounds, or soft bounds scaling LTP by ``(w_max - w)**mu`` and LTD by
         ``(w - w_min)**mu``.
     mu : float
-        Exponent of the soft bounds (1 = multiplicative), >= 0.
+        Exponent of the soft bounds (1 = multiplicative), in [0, 100]; with
+        ``weight_dependence='multiplicative'`` also ``(w_max - w_min)**mu <= 1e100``, so
+        that the soft-bound factor stays finite.
     timing : {'arrival', 'emission'}
         When the presynaptic event happens (see module notes).
 
@@ -91,15 +107,15 @@ class PairSTDP(PlasticityRule):
     0.0105
     """
 
-    a_plus: float = param(0.01, check=nonnegative)
-    a_minus: float = param(0.0105, check=nonnegative)
-    tau_plus: float = param(20 * ms, unit="s", check=positive)
-    tau_minus: float = param(20 * ms, unit="s", check=positive)
-    w_min: float = param(0.0, check=finite)
-    w_max: float = param(1.0, check=finite)
+    a_plus: float = param(0.01, check=amplitude)
+    a_minus: float = param(0.0105, check=amplitude)
+    tau_plus: float = param(20 * ms, unit="s", check=time_constant)
+    tau_minus: float = param(20 * ms, unit="s", check=time_constant)
+    w_min: float = param(0.0, check=weight)
+    w_max: float = param(1.0, check=weight)
     interaction: str = param("all", check=choice("all", "nearest"))
     weight_dependence: str = param("additive", check=choice("additive", "multiplicative"))
-    mu: float = param(1.0, check=nonnegative)
+    mu: float = param(1.0, check=nonnegative_in(MU_MAX))
     timing: str = param("arrival", check=choice("arrival", "emission"))
 
     def _validate(self) -> None:
@@ -124,11 +140,11 @@ class TripletSTDP(PlasticityRule):
     Parameters
     ----------
     a2_plus, a3_plus, a2_minus, a3_minus : float
-        Amplitudes (weight units), >= 0.
+        Amplitudes (weight units), in [0, 1e6].
     tau_plus, tau_minus, tau_x, tau_y : float
-        Trace time constants (s).
+        Trace time constants (s), in [1e-12, 1e6].
     w_min, w_max : float
-        Weight bounds.
+        Weight bounds, in [-1e6, 1e6], ``w_min <= w_max``.
     interaction : {'all', 'nearest'}
         All-to-all or nearest-spike traces.
     weight_dependence, mu, timing
@@ -140,19 +156,19 @@ class TripletSTDP(PlasticityRule):
     0.0
     """
 
-    a2_plus: float = param(5e-10, check=nonnegative)
-    a3_plus: float = param(6.2e-3, check=nonnegative)
-    a2_minus: float = param(7e-3, check=nonnegative)
-    a3_minus: float = param(2.3e-4, check=nonnegative)
-    tau_plus: float = param(16.8 * ms, unit="s", check=positive)
-    tau_minus: float = param(33.7 * ms, unit="s", check=positive)
-    tau_x: float = param(101 * ms, unit="s", check=positive)
-    tau_y: float = param(125 * ms, unit="s", check=positive)
-    w_min: float = param(0.0, check=finite)
-    w_max: float = param(1.0, check=finite)
+    a2_plus: float = param(5e-10, check=amplitude)
+    a3_plus: float = param(6.2e-3, check=amplitude)
+    a2_minus: float = param(7e-3, check=amplitude)
+    a3_minus: float = param(2.3e-4, check=amplitude)
+    tau_plus: float = param(16.8 * ms, unit="s", check=time_constant)
+    tau_minus: float = param(33.7 * ms, unit="s", check=time_constant)
+    tau_x: float = param(101 * ms, unit="s", check=time_constant)
+    tau_y: float = param(125 * ms, unit="s", check=time_constant)
+    w_min: float = param(0.0, check=weight)
+    w_max: float = param(1.0, check=weight)
     interaction: str = param("all", check=choice("all", "nearest"))
     weight_dependence: str = param("additive", check=choice("additive", "multiplicative"))
-    mu: float = param(1.0, check=nonnegative)
+    mu: float = param(1.0, check=nonnegative_in(MU_MAX))
     timing: str = param("arrival", check=choice("arrival", "emission"))
 
     def _validate(self) -> None:
@@ -203,19 +219,30 @@ class DiehlCookSTDP(PlasticityRule):
     ``[w_min, w_max]``.  This is the nearest-spike triplet rule with
     ``a2_plus = a3_minus = 0``.
 
+    Parameters
+    ----------
+    nu_pre, nu_post : float
+        Learning rates of depression and potentiation (weight units), in [0, 1e6].
+    tau_pre, tau_post1, tau_post2 : float
+        Trace time constants (s), in [1e-12, 1e6].
+    w_min, w_max : float
+        Weight bounds, in [-1e6, 1e6], ``w_min <= w_max``.
+    timing : {'arrival', 'emission'}
+        As for :class:`PairSTDP`.
+
     Examples
     --------
     >>> DiehlCookSTDP().nu_post
     0.01
     """
 
-    nu_pre: float = param(1e-4, check=nonnegative)
-    nu_post: float = param(1e-2, check=nonnegative)
-    tau_pre: float = param(20 * ms, unit="s", check=positive)
-    tau_post1: float = param(20 * ms, unit="s", check=positive)
-    tau_post2: float = param(40 * ms, unit="s", check=positive)
-    w_min: float = param(0.0, check=finite)
-    w_max: float = param(1.0, check=finite)
+    nu_pre: float = param(1e-4, check=amplitude)
+    nu_post: float = param(1e-2, check=amplitude)
+    tau_pre: float = param(20 * ms, unit="s", check=time_constant)
+    tau_post1: float = param(20 * ms, unit="s", check=time_constant)
+    tau_post2: float = param(40 * ms, unit="s", check=time_constant)
+    w_min: float = param(0.0, check=weight)
+    w_max: float = param(1.0, check=weight)
     timing: str = param("arrival", check=choice("arrival", "emission"))
 
     def _validate(self) -> None:
@@ -238,9 +265,9 @@ class WeightNormalization(Params):
     Parameters
     ----------
     target_sum : float
-        Target sum of incoming weights (weight units), > 0.
+        Target sum of incoming weights (weight units), in (0, 1e15].
     every : float, optional
-        Period of automatic normalisation (s), > 0.
+        Period of automatic normalisation (s), in (0, 1e6].
 
     Examples
     --------
@@ -248,5 +275,5 @@ class WeightNormalization(Params):
     78.0
     """
 
-    target_sum: float = param(check=positive)
-    every: float | None = param(None, unit="s", check=optional(positive))
+    target_sum: float = param(check=positive_in(VALUE_MAX))
+    every: float | None = param(None, unit="s", check=optional(positive_in(TIME_MAX)))

@@ -27,7 +27,7 @@ Units of weights
 
 from __future__ import annotations
 
-from ._params import Params, finite, param, params, positive
+from ._params import Params, param, params, time_constant, voltage
 from .units import mV, ms
 
 __all__ = ["SynapseModel", "Current", "Conductance"]
@@ -46,9 +46,9 @@ class Current(SynapseModel):
     Parameters
     ----------
     tau_e : float
-        Decay time constant of the excitatory channel (s).
+        Decay time constant of the excitatory channel (s), in [1e-12, 1e6].
     tau_i : float
-        Decay time constant of the inhibitory channel (s).
+        Decay time constant of the inhibitory channel (s), in [1e-12, 1e6].
 
     Examples
     --------
@@ -57,8 +57,8 @@ class Current(SynapseModel):
     0.01
     """
 
-    tau_e: float = param(5 * ms, unit="s", check=positive)
-    tau_i: float = param(10 * ms, unit="s", check=positive)
+    tau_e: float = param(5 * ms, unit="s", check=time_constant)
+    tau_i: float = param(10 * ms, unit="s", check=time_constant)
 
     kind = "current"
 
@@ -70,9 +70,10 @@ class Conductance(SynapseModel):
     Parameters
     ----------
     tau_e, tau_i : float
-        Decay time constants of the excitatory and inhibitory conductances (s).
+        Decay time constants of the excitatory and inhibitory conductances (s), in
+        [1e-12, 1e6].
     e_e, e_i : float
-        Reversal potentials of the two channels (V).
+        Reversal potentials of the two channels (V), in [-1e3, 1e3].
 
     Examples
     --------
@@ -81,9 +82,9 @@ class Conductance(SynapseModel):
     -0.1
     """
 
-    tau_e: float = param(5 * ms, unit="s", check=positive)
-    tau_i: float = param(10 * ms, unit="s", check=positive)
-    e_e: float = param(0 * mV, unit="V", check=finite)
-    e_i: float = param(-80 * mV, unit="V", check=finite)
+    tau_e: float = param(5 * ms, unit="s", check=time_constant)
+    tau_i: float = param(10 * ms, unit="s", check=time_constant)
+    e_e: float = param(0 * mV, unit="V", check=voltage)
+    e_i: float = param(-80 * mV, unit="V", check=voltage)
 
     kind = "conductance"

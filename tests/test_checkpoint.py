@@ -13,6 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -198,3 +199,97 @@ def test_killed_writer_leaves_last_complete_checkpoint(tmp_path):
         if killed_mid_write >= 2 and attempt >= 2:
             break
     assert killed_mid_write >= 1      # the kill did hit a write in progress at least once
+
+
+class _Stop(Exception):
+    pass
+
+
+def _interrupted_then_resumed(folder, monkeypatch, settings):
+    """Train with checkpoints, stop right after the first one, resume in a new classifier."""
+    X, y = data()
+    save = ck.save_classifier_checkpoint
+
+    def save_and_stop(clf, n_done, final=False):
+        save(clf, n_done, final=final)
+        raise _Stop
+
+    monkeypatch.setattr(ck, "save_classifier_checkpoint", save_and_stop)
+    with pytest.raises(_Stop):
+        STDPClassifier(checkpoint_dir=folder, **settings).fit(X, y)
+    monkeypatch.setattr(ck, "save_classifier_checkpoint", save)
+    return STDPClassifier(checkpoint_dir=folder, **settings).fit(X, y)
+
+
+def test_resume_mid_window_continues_the_training_curve(tmp_path, monkeypatch):
+    """The running-accuracy window is checkpointed (before, a resumed run's curve lost the
+    window in progress).  Windows of 10 close at 10, 20, ..., 60 of each epoch; the checkpoint
+    at 25 falls in the middle of the third, with labels from the second."""
+    monkeypatch.setattr(STDPClassifier, "curve_window", 10)
+    settings = dict(SETTINGS, checkpoint_every=25, epochs=2)
+    X, y = data()
+    straight = STDPClassifier(**settings).fit(X, y)
+    assert [n for n, _ in straight.training_curve_] == [20, 30, 40, 50, 60, 80, 90, 100, 110, 120]
+    resumed = _interrupted_then_resumed(tmp_path, monkeypatch, settings)
+    assert resumed.training_curve_ == straight.training_curve_
+    np.testing.assert_array_equal(resumed.weights_, straight.weights_)
+    # the same from a checkpoint in the second epoch (85: mid-window, epoch 1 complete)
+    resumed2 = _interrupted_then_resumed(tmp_path / "b", monkeypatch, dict(settings, checkpoint_every=85))
+    assert resumed2.training_curve_ == straight.training_curve_
+
+
+def test_window_of_any_label_type_is_stored_as_class_indices(tmp_path, monkeypatch):
+    monkeypatch.setattr(STDPClassifier, "curve_window", 10)
+    X, y = data()
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])[y]
+    a = STDPClassifier(**SETTINGS).fit(X, y)
+    b = STDPClassifier(**dict(SETTINGS, checkpoint_dir=tmp_path)).fit(X, names)
+    # class indices keep the order of the names (np.unique), as the readout did with the names
+    # themselves; these data have no ties between classes, so the curve is the same
+    assert b.training_curve_ == a.training_curve_ and len(a.training_curve_) == 5
+    with h5py.File(tmp_path / ck.CHECKPOINT_FILE, "r") as f:
+        assert f["classifier"].attrs["checkpoint_version"] == ck.CHECKPOINT_VERSION
+        assert f["classifier/curve_window/prev_labels"].dtype == np.int64
+
+
+def _edit_checkpoint(path, edit):
+    with h5py.File(path, "r+") as f:
+        edit(f["classifier"])
+    sn.io.seal(path)  # an edit on purpose: record it, so that the contents are what is checked
+
+
+def test_checkpoints_of_version_1_are_read_and_unknown_versions_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(STDPClassifier, "curve_window", 10)
+    X, y = data()
+    kw = dict(SETTINGS, checkpoint_dir=tmp_path)
+    STDPClassifier(**kw).fit(X[:25], y[:25])
+    path = tmp_path / ck.CHECKPOINT_FILE
+
+    def to_version_1(g):                       # as snnsim 0.1.0 wrote it
+        del g["curve_window"]
+        del g.attrs["checkpoint_version"]
+
+    _edit_checkpoint(path, to_version_1)
+    b = STDPClassifier(**kw)
+    assert ck.try_resume_classifier(b, 64) == 25 and b._curve_window is None
+    _edit_checkpoint(path, lambda g: g.attrs.__setitem__("checkpoint_version", 99))
+    with pytest.raises(sn.FileFormatError, match="version 99 is not known"):
+        ck.try_resume_classifier(STDPClassifier(**kw), 64)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda w: w.__delitem__("hits"),
+    lambda w: (w.__delitem__("resp"), w.create_dataset("resp", data=np.zeros((3, 4), np.int64))),
+    lambda w: (w.__delitem__("resp"), w.create_dataset("resp", data=np.full((5, 10), -1))),
+    lambda w: (w.__delitem__("labels"), w.create_dataset("labels", data=np.zeros(5, np.float64))),
+    lambda w: w.attrs.__setitem__("size", 0),
+])
+def test_a_damaged_window_is_a_file_format_error(tmp_path, monkeypatch, damage):
+    monkeypatch.setattr(STDPClassifier, "curve_window", 10)
+    X, y = data()
+    kw = dict(SETTINGS, checkpoint_dir=tmp_path)
+    STDPClassifier(**kw).fit(X[:25], y[:25])
+    _edit_checkpoint(tmp_path / ck.CHECKPOINT_FILE, lambda g: damage(g["curve_window"]))
+    with pytest.raises(sn.FileFormatError, match="curve_window"):
+        ck.try_resume_classifier(STDPClassifier(**kw), 64)

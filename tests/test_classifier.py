@@ -50,13 +50,12 @@ def test_stdp_learns_two_digit_classes_and_random_weights_do_not():
     assert np.abs(learned.weights_ - control.weights_).max() > 0.1
 
 
-def test_model_file_is_the_original_parameters():
+def test_model_file_is_the_original_parameters(tmp_path):
     assert load_model(ROOT / "models" / "diehl_cook_2015.toml") == DiehlCookParams()
+    text = (ROOT / "models" / "diehl_cook_2015.toml").read_text()
+    p = tmp_path / "bad.toml"
+    p.write_text(text.replace("tau_m_ms = 100.0", "tau_mem = 100.0"))
     with pytest.raises(sn.ParameterError, match="unknown key 'exc.tau_mem'.*did you mean 'exc.tau_m_ms'"):
-        bad = ROOT / "models" / "diehl_cook_2015.toml"
-        text = bad.read_text().replace("tau_m_ms = 100.0", "tau_mem = 100.0")
-        p = Path(pytest.importorskip("tempfile").mkdtemp()) / "bad.toml"
-        p.write_text(text)
         load_model(p)
 
 
@@ -108,7 +107,8 @@ def test_cli_run_digits_writes_summary_and_figures(tmp_path):
                         str(ROOT / "models" / "diehl_cook_2015.toml"), "--dataset", "digits",
                         "--n-exc", "10", "--n-train", "120", "--n-test", "40", "--out", str(out),
                         "--rest-mode", "reset", "--quiet", "--jobs", "1"],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # nothing outside --out
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     for key in ("dataset", "n_exc", "n_train", "n_test", "engine", "seconds_per_train_image"):
@@ -122,11 +122,15 @@ def test_cli_run_digits_writes_summary_and_figures(tmp_path):
 
 
 def test_cli_info_and_errors(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "snnsim.cli", "info"], capture_output=True, text=True)
+    # every command runs in tmp_path: a default --out must never land in the repository
+    r = subprocess.run([sys.executable, "-m", "snnsim.cli", "info"], capture_output=True, text=True,
+                       cwd=tmp_path)
     assert r.returncode == 0 and "numba" in r.stdout and "reference" in r.stdout
     r = subprocess.run([sys.executable, "-m", "snnsim.cli", "run", str(tmp_path / "nope.toml")],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "does not exist" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("snnsim: error: model file")
+    assert list(tmp_path.iterdir()) == []                  # refused before anything was made
 
 
 def test_thread_pool_clones_carry_the_trained_network():

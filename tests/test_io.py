@@ -10,6 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import snnsim as sn
 from snnsim import io
@@ -363,6 +365,7 @@ def test_damaged_content_is_rejected(tmp_path):
     real = _real_file(tmp_path)
     with h5py.File(real, "a") as f:
         del f["network/projections/het/weights"]
+    io.seal(real)
     with pytest.raises(sn.FileFormatError, match=r"real\.h5"):
         io.load(real)
 
@@ -371,6 +374,7 @@ def test_future_format_version_is_rejected(tmp_path):
     real = _real_file(tmp_path)
     with h5py.File(real, "a") as f:
         f.attrs["format_version"] = np.int64(2)
+    io.seal(real)   # as a newer snnsim would have written it
     with pytest.raises(sn.FileFormatError, match=r"real\.h5.*format_version 2.*upgrade"):
         io.load(real)
 
@@ -379,6 +383,7 @@ def test_unknown_class_name_is_not_looked_up(tmp_path):
     real = _real_file(tmp_path)
     with h5py.File(real, "a") as f:
         f["network/populations/exc/params"].attrs["type"] = "os.system"
+    io.seal(real)
     with pytest.raises(sn.FileFormatError, match="unknown or misplaced model class 'os.system'"):
         io.load(real)
 
@@ -411,3 +416,305 @@ def test_no_pickle_in_the_package():
                      r"|allow_pickle\s*=\s*True|(?<![.\w])(eval|exec)\(", re.M)
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if pat.search(p.read_text())]
     assert offenders == []
+
+
+# -- validation on read: every value that reaches a network or compiled code is checked -----
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> Path:
+    """A file (written without the checksum block, as files before it and checkpoints are)
+    of the build() network after a short run, with its result: spikes in flight in every
+    input population, traces and Poisson waiting times under way."""
+    net, _ = build()
+    net.run(5 * ms)
+    res = net.run(3 * ms)
+    p = tmp_path_factory.mktemp("stored") / "base.h5"
+    with h5py.File(p, "w") as f:
+        io.write_network(f, net, res)
+    return p
+
+
+def _edited(tmp_path: Path, stored: Path, edit, name: str = "bad.h5") -> Path:
+    p = tmp_path / name
+    p.write_bytes(stored.read_bytes())
+    with h5py.File(p, "r+") as f:
+        edit(f)
+    return p
+
+
+def _set(path: str, index, value):
+    def edit(f):
+        ds = f[path]
+        if index is None:
+            ds[...] = value
+        else:
+            ds[index] = value
+    return edit
+
+
+def _attr_set(path: str, name: str, value):
+    def edit(f):
+        f[path].attrs[name] = value
+    return edit
+
+
+def _replace(path: str, data):
+    def edit(f):
+        del f[path]
+        f[path] = data
+    return edit
+
+
+def _hist_pair(f, pop: str, row: int, entries, count: int):
+    s = f[f"network/populations/{pop}/state"]
+    h = s["hist"][()]
+    h[row, :len(entries)] = entries
+    s["hist"][...] = h
+    c = s["hist_count"][()]
+    c[row] = count
+    s["hist_count"][...] = c
+
+
+P = "network/populations"
+Q = "network/projections"
+# (what, edit, pattern the FileFormatError must match: the dataset or attribute, and the value)
+BAD_FILES = [
+    ("history count above the population size (a segfault before)",
+     _set(f"{P}/exc/state/hist_count", 7, 21),
+     r"exc/state/hist_count\[7\] = 21; allowed: an integer in \[0, 20\]"),
+    ("history entry out of range",
+     lambda f: _hist_pair(f, "poisson", 3, [40], 1),
+     r"poisson/state/hist\[3\]\[0\] = 40; allowed: a neuron index in \[0, 39\]"),
+    ("negative history entry",
+     lambda f: _hist_pair(f, "source", 0, [-2], 1), r"source/state/hist\[0\]\[0\] = -2"),
+    ("a neuron twice in one step",
+     lambda f: _hist_pair(f, "exc", 1, [3, 3], 2), r"exc/state/hist\[1\] lists neuron 3 twice"),
+    ("NaN weight", _set(f"{Q}/rec/weights", 2, np.nan), r"rec/weights\[2\] = nan; allowed: finite"),
+    ("weight above w_max of a plastic rule", _set(f"{Q}/emi/weights", 0, 1.5),
+     r"emi/weights\[0\] = 1.5; allowed: finite, in \[0, 1\] \(the \[w_min, w_max\] of its Triplet"),
+    ("negative conductance weight", _set(f"{Q}/rec/weights", 0, -0.1),
+     r"rec/weights\[0\] = -0.1; allowed: finite, in \[0, "),
+    ("NaN membrane potential", _set(f"{P}/exc/state/v", 3, np.nan), r"exc/state/v\[3\] = nan"),
+    ("infinite current", _set(f"{P}/cur%2Frent/state/g_i", 0, -np.inf),
+     r"cur%2Frent/state/g_i\[0\] = -inf"),
+    ("huge state", _set(f"{P}/exc/state/theta", 0, 1e300), r"exc/state/theta\[0\] = 1e\+300"),
+    ("negative conductance", _set(f"{P}/exc/state/g_e", 0, -1.0), r"exc/state/g_e\[0\] = -1.0"),
+    ("negative initial conductance", _set(f"{P}/frozen/initial/g_i", 4, -0.5),
+     r"frozen/initial/g_i\[4\] = -0.5"),
+    ("theta of a population without adaptive threshold", _set(f"{P}/cur%2Frent/state/theta", 1,
+                                                              1e-3),
+     r"cur%2Frent/state/theta\[1\] = 0.001; allowed: 0.0 \(LIF does not use it\)"),
+    ("NaN trace", _set(f"{Q}/het/traces/x", (0, 4), np.nan), r"het/traces/x\[0\]\[4\] = nan"),
+    ("negative trace", _set(f"{Q}/hom/traces/y", (1, 0), -1.0), r"hom/traces/y\[1\]\[0\] = -1.0"),
+    ("nearest-spike trace above 1", _set(f"{Q}/near/traces/x", (0, 3), 2.0),
+     r"near/traces/x\[0\]\[3\] = 2.0; allowed: finite, in \[0, 1\]"),
+    ("negative trace history", _set(f"{Q}/het/traces/x_history", (1, 3, 2), -1.0),
+     r"het/traces/x_history\[1\]\[3\]\[2\] = -1.0"),
+    ("infinite plasticity gain", _set(f"{Q}/emi/traces/gain", 2, np.inf),
+     r"emi/traces/gain\[2\] = inf"),
+    ("negative step", _attr_set("network", "step", np.int64(-1)),
+     r"/network/@step = -1; allowed: an integer in \[0, 9007199254740992\]"),
+    ("pending Poisson spike in the past", _set(f"{P}/poisson/state/next_spike", 5, 79),
+     r"poisson/state/next_spike\[5\] = 79; allowed: an integer >= 80"),
+    ("negative next-spike step", _set(f"{P}/exc/state/next_spike", 0, -1),
+     r"exc/state/next_spike\[0\] = -1; allowed: an integer >= 0"),
+    ("all-zero random state", _set(f"{P}/poisson/state/rng", None, 0),
+     r"poisson/state/rng is all zero"),
+    ("spike probability of 2", _set(f"{P}/poisson/state/p_spike", 0, 2.0),
+     r"poisson/state/p_spike\[0\] = 2.0; allowed: finite, in \[0, 1\]"),
+    ("spike probability that is not rate * dt", _set(f"{P}/poisson/state/p_spike", 0, 0.5),
+     r"poisson/state/p_spike\[0\] = 0.5; allowed: 0.002 \(rates \* dt\)"),
+    ("NaN log(1 - p)", _set(f"{P}/poisson/state/log_q", 1, np.nan), r"poisson/state/log_q\[1\]"),
+    ("bias other than R_m i_bias", _set(f"{P}/cur%2Frent/state/bias", 0, 1.0),
+     r"cur%2Frent/state/bias\[0\] = 1.0; allowed: 0.0 \(R_m \* i_bias of params\)"),
+    ("refractory counter beyond int32 (wrapped before)",
+     _replace(f"{P}/exc/state/ref", np.full(20, 2 ** 31, dtype=np.int64)),
+     r"exc/state/ref\[0\] = 2147483648; allowed: an integer in \[0, 20\]"),
+    ("negative refractory counter", _set(f"{P}/exc/state/ref", 0, -3), r"exc/state/ref\[0\] = -3"),
+    ("history count as floats", _replace(f"{P}/exc/state/hist_count", np.zeros(51)),
+     r"exc/state/hist_count has dtype float64"),
+    ("wrong shape", _replace(f"{P}/exc/state/v", np.zeros(21)),
+     r"exc/state/v has shape \(21,\); expected \(20,\)"),
+    ("SpikeSource position beyond the events passed", _attr_set(f"{P}/source/state",
+                                                               "source_pos", np.int64(7)),
+     r"source/state/@source_pos = 7; allowed: an integer in \[0, 6\]"),
+    ("plasticity switched on in the future", _attr_set(f"{Q}/het", "on_step", np.int64(81)),
+     r"het/@on_step = 81; allowed: an integer in \[0, 80\]"),
+    ("population size that disagrees with the datasets",
+     _attr_set(f"{P}/exc/params", "n", np.int64(2 ** 40)), r"exc/params"),
+    ("boolean stored as a number", _attr_set(f"{P}/poisson/state", "redraw", np.int64(1)),
+     r"poisson/state/@redraw must be a boolean, got 1"),
+    ("a redraw flag on a non-Poisson population",
+     _attr_set(f"{P}/exc/state", "redraw", np.bool_(True)),
+     r"exc/state/@redraw is True, but 'exc' is not a PoissonInput"),
+    ("recorded spike outside the run", _set("results/raw/spike_steps", 0, -5),
+     r"results/raw/spike_steps\[0\] = -5; allowed: an integer in \[50, 79\]"),
+    ("recorder over 2**31 neurons", _attr_set("results/monitors/0", "n", np.int64(2 ** 40)),
+     r"results/monitors/0/@n = 1099511627776; allowed: an integer in \[1, 2147483647\]"),
+    ("rate count above the population size", _set("results/raw/rate_counts", (0, 3), 11),
+     r"rate_counts\[0\]\[3\] = 11; allowed: at most 10 spikes a step"),
+    ("even PCG64 increment", _attr_set("network/generator", "inc",
+                                       np.array([0, 2], dtype=np.uint64)),
+     r"generator/@inc is even"),
+    ("a soft link instead of a dataset",
+     lambda f: (f[f"{Q}/het"].__delitem__("weights"),
+                f[f"{Q}/het"].__setitem__("weights", h5py.SoftLink(f"/{Q}/het/delay_steps"))),
+     r"het/weights is a SoftLink; snnsim files hold no links"),
+]
+
+
+@pytest.mark.parametrize("what, edit, pattern", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_values_are_refused_naming_the_dataset(tmp_path, stored, what, edit, pattern):
+    p = _edited(tmp_path, stored, edit)
+    with pytest.raises(sn.FileFormatError, match=pattern) as info:
+        io.load(p)
+    assert "bad.h5" in str(info.value)
+
+
+def test_the_unedited_file_loads_and_continues(tmp_path, stored):
+    """The reference for the table above: the same file, unedited, loads and runs."""
+    p = tmp_path / "good.h5"
+    p.write_bytes(stored.read_bytes())
+    net, res = io.load(p)
+    assert net.t == pytest.approx(8 * ms) and res.n_steps == 30
+    r = net.run(5 * ms)
+    assert len(r[net.monitors[0]]) > 0
+
+
+# the float datasets of the state: any non-finite or out-of-bound element is refused, by name
+FLOAT_STATE = [f"{P}/exc/state/v", f"{P}/exc/state/g_e", f"{P}/exc/state/theta",
+               f"{P}/cur%2Frent/state/g_e", f"{P}/cur%2Frent/initial/v", f"{Q}/het/weights",
+               f"{Q}/hom/weights", f"{Q}/exc->cur%2Frent/weights", f"{Q}/het/traces/x",
+               f"{Q}/emi/traces/y", f"{Q}/het/traces/x_history", f"{Q}/near/traces/gain",
+               f"{P}/poisson/rates"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(FLOAT_STATE), where=st.integers(0, 10 ** 6),
+       value=st.one_of(st.sampled_from([np.nan, np.inf, -np.inf]),
+                       st.floats(1.01e30, 1e308), st.floats(-1e308, -1.01e30)))
+def test_non_finite_or_huge_floats_are_refused(tmp_path, stored, path, where, value):
+    def edit(f):
+        ds = f[path]
+        i = np.unravel_index(where % ds.size, ds.shape)
+        ds[i] = value
+    p = _edited(tmp_path, stored, edit)
+    with pytest.raises(sn.FileFormatError, match=re.escape(path.split("/", 2)[2])):
+        io.load(p)
+
+
+# integer datasets that index compiled code: any element outside its range is refused
+INDEXING = [(f"{P}/exc/state/hist_count", 0, 20), (f"{P}/poisson/state/hist_count", 0, 40),
+            (f"{Q}/het/pre", 0, 39), (f"{Q}/het/post", 0, 19), (f"{Q}/rec/post", 0, 19),
+            (f"{Q}/het/delay_steps", 1, 2 ** 30), (f"{P}/frozen/state/ref", 0, 20)]
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=st.sampled_from(INDEXING), where=st.integers(0, 10 ** 6),
+       offset=st.integers(1, 2 ** 62), below=st.booleans())
+def test_out_of_range_indices_and_counts_are_refused(tmp_path, stored, entry, where, offset,
+                                                     below):
+    path, lo, hi = entry
+    value = lo - offset if below else hi + offset
+
+    def edit(f):
+        data = f[path][()].astype(np.int64)
+        data.flat[where % data.size] = value
+        del f[path]
+        f[path] = data
+    p = _edited(tmp_path, stored, edit)
+    with pytest.raises(sn.FileFormatError, match=re.escape(path.split("/", 2)[2])):
+        io.load(p)
+
+
+def test_a_sealed_file_with_flipped_bits_is_refused(tmp_path):
+    """io.save seals the file with its SHA-256: a flipped bit in a weight (which loaded
+    silently, as another weight, before) or anywhere else is refused before the HDF5
+    library reads the file."""
+    net, o = build()
+    net.run(2 * ms)
+    p = tmp_path / "sealed.h5"
+    io.save(p, net)
+    with h5py.File(p, "r") as f:
+        off = f["network/projections/emi/weights"].id.get_offset()
+    assert p.read_bytes()[:14] == b"snnsim-seal 1\n"
+    for k, pos in enumerate((off + 3, 700, p.stat().st_size - 1, 20)):
+        data = bytearray(p.read_bytes())
+        data[pos] ^= 0x10
+        bad = tmp_path / f"flip{k}.h5"
+        bad.write_bytes(bytes(data))
+        with pytest.raises(sn.FileFormatError, match=rf"flip{k}\.h5.*(checksum|block)"):
+            io.load(bad)
+    data = p.read_bytes()
+    (tmp_path / "long.h5").write_bytes(data + b"\0")
+    with pytest.raises(sn.FileFormatError, match="longer than written"):
+        io.load(tmp_path / "long.h5")
+    (tmp_path / "short.h5").write_bytes(data[:-100])
+    with pytest.raises(sn.FileFormatError, match="truncated or incomplete"):
+        io.load(tmp_path / "short.h5")
+    # a change made on purpose is accepted once sealed again
+    with h5py.File(p, "r+") as f:
+        f["network/projections/emi/weights"][0] = 0.5
+    with pytest.raises(sn.FileFormatError, match=r"checksum mismatch.*snnsim\.io\.seal"):
+        io.load(p)
+    io.seal(p)
+    assert io.load(p).projection("emi").get_weights("sparse")[2][0] == 0.5
+    with pytest.raises(sn.FileFormatError, match="no snnsim checksum block"):
+        io.seal(_unsealed(tmp_path, net))
+
+
+def _unsealed(tmp_path: Path, net) -> Path:
+    p = tmp_path / "plain.h5"
+    with h5py.File(p, "w") as f:
+        io.write_network(f, net)
+    return p
+
+
+def test_save_refuses_weights_that_load_would_refuse(tmp_path):
+    net = sn.Network(dt=0.1 * ms, seed=0)
+    a = net.add(sn.PoissonInput(3, rate=50 * Hz), name="a")
+    b = net.add(sn.LIF(2), name="b")
+    pr = net.connect(a, b, weight=0.5, plasticity=sn.PairSTDP(w_max=1.0))
+    pr.set_weights(np.full(6, 2.0))    # the builder takes it; the rule clips it when it acts
+    with pytest.raises(sn.NetworkError, match=r"cannot save projection 'a->b': synapse 0 has "
+                                              r"weight 2, outside \[w_min, w_max\] = \[0, 1\]"):
+        io.save(tmp_path / "w.h5", net)
+    assert not (tmp_path / "w.h5").exists()
+    pr.set_weights(np.full(6, 1.0))
+    io.save(tmp_path / "w.h5", net)
+    assert io.load(tmp_path / "w.h5").projection("a->b").get_weights("sparse")[2].max() == 1.0
+    # a normalised projection may hold weights beyond w_max until the rule's next update
+    c = sn.Network(dt=0.1 * ms, seed=0)
+    a = c.add(sn.PoissonInput(3, rate=50 * Hz), name="a")
+    b = c.add(sn.LIF(2), name="b")
+    pr = c.connect(a, b, weight=0.1, plasticity=sn.PairSTDP(w_max=0.2),
+                   normalization=sn.WeightNormalization(1.5))
+    c.normalize_weights(pr)
+    io.save(tmp_path / "n.h5", c)
+    np.testing.assert_array_equal(io.load(tmp_path / "n.h5").projection("a->b").weights, pr.weights)
+
+
+def test_damaged_hdf5_internals_become_file_format_errors(tmp_path, stored):
+    """An unsealed file (as checkpoints and older files are) whose HDF5 structures are
+    damaged: errors of the HDF5 library become FileFormatError naming the file."""
+    rng = np.random.default_rng(3)
+    seen = 0
+    for k in range(12):
+        data = bytearray(stored.read_bytes())
+        for pos in rng.integers(0, 4096, size=8):   # superblock, root group, first headers
+            data[pos] ^= 1 << int(rng.integers(8))
+        p = tmp_path / f"d{k}.h5"
+        p.write_bytes(bytes(data))
+        try:
+            io.load(p)
+        except sn.SnnsimError as exc:
+            assert f"d{k}.h5" in str(exc)
+            seen += 1
+    assert seen >= 6
+
+
+def test_load_checks_with_result():
+    with pytest.raises(sn.ParameterError, match="with_result must be None, True or False"):
+        io.load("x.h5", with_result="yes")

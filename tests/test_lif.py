@@ -146,7 +146,8 @@ def test_delay_below_one_step_becomes_one_step():
     net = sn.Network(dt=0.1 * ms, seed=0)
     a = net.add(sn.SpikeSource(1, times=[0.0], indices=[0]))
     b = net.add(sn.LIF(1))
-    proj = net.connect(a, b, delay=0.01 * ms)
+    with pytest.warns(sn.SnnsimWarning, match="becomes 1 step"):
+        proj = net.connect(a, b, delay=0.01 * ms)
     assert proj.delays[0] == pytest.approx(0.1 * ms)
 
 

@@ -526,10 +526,13 @@ class Brian2Simulation:
         cur = p.pop_i[pop, PI_KIND] == KIND_CUR
         adaptive = p.pop_i[pop, PI_ADAPT] != 0
         unit = "volt" if cur else "1"
-        # a channel whose time constant is tau_m (the plan's limit propagator): same symbol, so
-        # that the exact solution is the limit one
-        te = "tau_m" if cur and f[PF_KE] == f[PF_DTTAU] * f[PF_PM] else "tau_e"
-        ti = "tau_m" if cur and f[PF_KI] == f[PF_DTTAU] * f[PF_PM] else "tau_i"
+        # a channel whose time constant is (within 1.5e-8 relative of) tau_m: same symbol, so
+        # that Brian2 takes the limit solution; its own 1/(tau_s - tau_m) solution loses digits
+        # there (substituting the limit errs by ~d dt/(2 tau_m), Brian2's by ~2 eps/(d dt/tau_m):
+        # they meet near 1.5e-8)
+        lim = f[PF_DTTAU] * f[PF_PM]
+        te = "tau_m" if cur and math.isclose(f[PF_KE], lim, rel_tol=1.5e-8) else "tau_e"
+        ti = "tau_m" if cur and math.isclose(f[PF_KI], lim, rel_tol=1.5e-8) else "tau_i"
         if cur:
             eqs = ["dv/dt = (vinf - v + ge + gi)/tau_m : volt (unless refractory)"]
         else:

@@ -7,33 +7,44 @@ is written from the semantics, independently of the ``numba`` kernels:
 * one step ``n`` is the six numbered phases of docs/semantics.md, in that order;
 * spikes in flight live in a queue ``{arrival step: [synapse, ...]}`` filled when a
   neuron spikes (arrival = spike step + that synapse's delay);
-* with ``timing='arrival'`` every synapse keeps its own presynaptic traces ``x1_k``,
-  ``x2_k`` and the step they were last brought up to date, Brian2 style: they are decayed
-  with ``math.exp(-(n - last) dt / tau)`` when touched and jump when a spike *arrives*,
-  so they are the presynaptic traces seen through the synapse's delay.  The arrival is
-  the presynaptic event: depression and the jump of the synapse's traces both happen at
-  the arrival, if plasticity is on in that step (a spike emitted while plasticity was off
-  and arriving after it was switched back on counts, like any spike arriving then);
+* every plastic projection keeps its neurons' own traces ``x1``, ``x2`` (presynaptic) and
+  ``y1``, ``y2`` (postsynaptic), decayed one step at a time and jumping at spikes.  With
+  ``timing='arrival'`` the synapse sees the presynaptic trace through its delay, as the
+  semantics say it literally: the engine keeps ``{step: (x1, x2)}`` of the last ``R``
+  steps, a synapse of delay ``d`` potentiates with ``x1`` as it was at step ``n - d``, and
+  an arrival from a spike of step ``s`` depresses with ``x2`` just before its jump at step
+  ``s`` (the value at the end of step ``s - 1`` decayed by one step).  The arrival is the
+  presynaptic event; a spike emitted while plasticity was off takes no part in plasticity,
+  and traces before the step plasticity was switched on at count as 0 (they were cleared);
 * Poisson inputs use the same xoshiro256** streams and geometric next-spike draws as the
   other engines, in pure Python, so spike trains are identical.
 
 State
 -----
-The plan's neuron state (``st``, ``ref``, ``nxt``, ``rng``, ``pop_i``'s source pointer and
-redraw flag), weights ``w``, neuron traces ``xtr``/``ytr`` and ``step`` are updated in
-place, and at the end of each run the last ``R - 1`` steps' spikes are written to the
-plan's ``hist``/``hist_cnt`` so that any engine can carry on with the spikes in flight.
+Nothing survives from one run to the next inside a :class:`ReferenceSimulation`: every
+run reads its whole state from the plan and writes it back at the end, in the plan's
+layout, which is the ``numba`` engine's (so any engine continues any other's run, at any
+step boundary):
 
-The per-synapse traces of ``timing='arrival'`` projections are private to one
-:class:`ReferenceSimulation` and do not survive switching engines: a reference simulation
-prepared on a plan that another engine has run starts them from zero (the spikes still
-in flight do arrive and make them jump), and the ``numba`` engine does not see them
-either (its trace-history ring ``hx`` is not written, and with a single delay it keeps
-delay-shifted traces in ``xtr`` where this engine keeps the neurons' own traces).  So,
-with plastic ``timing='arrival'`` projections, switch engines only where no presynaptic
-spike of the last ``max delay`` steps matters.  Within one simulation successive runs
-continue exactly; ``reset_state`` (step moved back) and switching plasticity back on
-(plan traces zeroed) are noticed at the start of the next run.
+* neuron state ``st``, ``ref``, ``nxt``, ``rng``, ``pop_i``'s source pointer and redraw
+  flag, the weights ``w`` and ``step``;
+* ``hist``/``hist_cnt``: the spikes of the last ``R - 1`` steps (slot ``s % R`` holds step
+  ``s``); the spikes still in flight are those whose arrival step is not yet reached;
+* ``ytr``: the postsynaptic neurons' own traces at the end of the last step;
+* ``xtr``: the presynaptic neurons' own traces at the end of the last step ``n - 1`` --
+  except for a plastic ``timing='arrival'`` projection whose synapses share one delay
+  ``d``, where it holds the traces seen through that delay, the neurons' traces at the end
+  of step ``n - 1 - d`` (the engine rebuilds the neurons' own traces of the last ``d``
+  steps from them and the spike history);
+* ``hx``, for a plastic ``timing='arrival'`` projection with several delays: the ring of
+  the neurons' traces, slot ``s % R`` holding them at the end of step ``s`` for
+  ``s = n - R ... n - 2``.
+
+The traces of a projection whose plasticity is off are left as they are (they freeze).
+Switching plasticity back on (the network clears the traces and records the step) and
+``reset_state`` are thus seen at the next run with no bookkeeping here.  (Where a rule's
+``A3-`` or ``A3+`` is 0 the ``numba`` engine does not decay ``x2`` or ``y2``; nothing reads
+them then, and this engine decays them anyway.)
 
 Options
 -------
@@ -52,9 +63,9 @@ from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_BIAS, PF_CE, PF_CI, 
                     PF_VREST, PF_VTH, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
                     PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2,
-                    QF_WMAX, QF_WMIN, QI_CHAN, QI_NORM_EVERY, QI_ONSTEP, QI_NSYN,
-                    QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF, QI_XOFF, QI_YOFF, S_BIAS,
-                    S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, QI_TMODE, TM_EMISSION)
+                    QF_WMAX, QF_WMIN, QI_CHAN, QI_HOFF, QI_NORM_EVERY, QI_NSYN, QI_ONSTEP,
+                    QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF, QI_TMODE, QI_XOFF, QI_YOFF,
+                    S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, TM_EMISSION, TM_HET, TM_HOM)
 
 __all__ = ["ReferenceEngine", "ReferenceSimulation"]
 
@@ -107,9 +118,6 @@ class _Rule:
         self.a2m, self.a3m = float(f[QF_A2M]), float(f[QF_A3M])
         self.px1, self.px2 = float(f[QF_PX1]), float(f[QF_PX2])
         self.py1, self.py2 = float(f[QF_PY1]), float(f[QF_PY2])
-        # -dt / tau (the plan keeps exp(-dt / tau) only), for the event-driven per-synapse
-        # traces: exp(-(n - last) dt / tau) = exp((n - last) * log(exp(-dt / tau)))
-        self.lx1, self.lx2 = _log(self.px1), _log(self.px2)
         self.near_x, self.near_y = f[QF_NEARX] != 0.0, f[QF_NEARY] != 0.0
         self.wmin, self.wmax = float(f[QF_WMIN]), float(f[QF_WMAX])
         self.mult, self.mu = f[QF_MULT] != 0.0, float(f[QF_MU])
@@ -125,15 +133,16 @@ class _Rule:
     def f_minus(self, w: float) -> float:
         return max(w - self.wmin, 0.0) ** self.mu if self.mult else 1.0
 
+    # (the products are formed in the order trace * amplitude * weight dependence, which
+    # makes the results bitwise those of the compiled engines: an order of rounding, not
+    # a shared implementation)
     def depress(self, w: float, y1: float, x2_before: float) -> float:
-        return self.clip(w - self.f_minus(w) * y1 * (self.a2m + self.a3m * x2_before))
+        dw = y1 * (self.a2m + self.a3m * x2_before)
+        return self.clip(w - (dw * self.f_minus(w) if self.mult else dw))
 
     def potentiate(self, w: float, x1: float, y2_before: float) -> float:
-        return self.clip(w + self.f_plus(w) * x1 * (self.a2p + self.a3p * y2_before))
-
-
-def _log(x: float) -> float:
-    return math.log(x) if x > 0.0 else -math.inf     # tau << dt: the factor underflowed
+        dw = x1 * (self.a2p + self.a3p * y2_before)
+        return self.clip(w + (dw * self.f_plus(w) if self.mult else dw))
 
 
 def _jump(trace: list, idx: int, nearest: bool) -> None:
@@ -158,7 +167,8 @@ class ReferenceEngine:
 
 
 class ReferenceSimulation:
-    """A network run by the reference engine; state lives in the plan (see module notes)."""
+    """A network run by the reference engine; all its state lives in the plan (see the
+    module notes): every run starts from the plan and leaves its state there."""
 
     def __init__(self, plan):
         self.plan = plan
@@ -174,6 +184,7 @@ class ReferenceSimulation:
         self.syn_delay = [int(x) for x in p.syn_delay]
         self.out = []                   # out[q][i]: synapses of q from presynaptic neuron i
         self.inc = []                   # inc[q][j]: synapses of q onto postsynaptic neuron j
+        self.delay1 = []                # delay1[q]: the delay of q's synapses if they share one
         for q in range(self.n_prj):
             row = p.prj_i[q]
             s0, ns = int(row[QI_SOFF]), int(row[QI_NSYN])
@@ -189,88 +200,25 @@ class ReferenceSimulation:
                 inc[self.syn_post[k]].append(k)
             self.out.append(out)
             self.inc.append(inc)
-        self.rules = [(_Rule(p.prj_f[q], p.prj_i[q, QI_TMODE] == TM_EMISSION)
-                       if p.prj_i[q, QI_RULE] != 0 else None) for q in range(self.n_prj)]
-        # private per-synapse presynaptic traces (used by timing='arrival' projections)
-        self.sx1 = [0.0] * S
-        self.sx2 = [0.0] * S
-        self.slast = [0] * S
-        self.queue: dict[int, list] = {}
-        self._import_from_plan()
-
-    # -- bookkeeping between runs ---------------------------------------------------------
-    def _plastic(self, q: int) -> bool:
-        return self.rules[q] is not None and self.plan.prj_i[q, QI_PLASTIC] != 0
-
-    def _trace_view(self, q: int) -> tuple[np.ndarray, np.ndarray]:
-        p = self.plan
-        row = p.prj_i[q]
-        xo, yo = int(row[QI_XOFF]), int(row[QI_YOFF])
-        n_pre = int(p.pop_i[row[QI_PRE], PI_N])
-        n_post = int(p.pop_i[row[QI_POST], PI_N])
-        return p.xtr[:, xo:xo + n_pre], p.ytr[:, yo:yo + n_post]
-
-    def _zero_synapse_traces(self, q: int) -> None:
-        """Plasticity was switched back on (or the plan was reset): restart q's per-synapse
-        traces from zero."""
-        row = self.plan.prj_i[q]
-        for k in range(int(row[QI_SOFF]), int(row[QI_SOFF] + row[QI_NSYN])):
-            self.sx1[k] = self.sx2[k] = 0.0
-            self.slast[k] = 0
-
-    def _import_from_plan(self) -> None:
-        """Spikes in flight from the plan's history (written by whichever engine ran before)."""
-        p = self.plan
-        n0 = int(p.step[0])
-        self.queue = {}
-        for q in range(self.n_prj):
-            if self.rules[q] is not None:
-                self._zero_synapse_traces(q)
-        self.history = {}          # step -> [local indices of the spikes of each population]
-        for back in range(1, p.R):
-            s = n0 - back
-            if s < 0:
-                break
-            self.history[s] = [[int(x) for x in p.hist[s % p.R, lo:lo + p.hist_cnt[s % p.R, pop]]]
-                               for pop, lo in enumerate(p.pop_i[:, PI_OFF])]
-            for q in range(self.n_prj):
-                for i in self.history[s][int(p.prj_i[q, QI_PRE])]:
-                    self._emit(q, i, s, n0)
-        self._expect_step = n0
-        self._seen_plastic = [self._plastic(q) for q in range(self.n_prj)]
-        self._seen_traces = [tuple(a.copy() for a in self._trace_view(q))
-                             if self.rules[q] is not None else None for q in range(self.n_prj)]
-
-    def _emit(self, q: int, i: int, s: int, first_step: int = 0) -> None:
-        """Queue the arrivals of a spike of presynaptic neuron i of projection q at step s."""
-        for k in self.out[q][i]:
-            n = s + self.syn_delay[k]
-            if n >= first_step:
-                self.queue.setdefault(n, []).append(k)
-
-    def _check_outside_changes(self) -> None:
-        p = self.plan
-        if int(p.step[0]) != self._expect_step:       # reset_state() moved time
-            self._import_from_plan()
-            return
-        for q in range(self.n_prj):
-            if self.rules[q] is None:
-                continue
-            on = self._plastic(q)
-            x, y = self._trace_view(q)
-            sx, sy = self._seen_traces[q]
-            zeroed = not (np.array_equal(x, sx) and np.array_equal(y, sy))
-            if on and (not self._seen_plastic[q] or zeroed):
-                self._zero_synapse_traces(q)
+            delays = set(self.syn_delay[s0:s0 + ns])
+            self.delay1.append(delays.pop() if len(delays) == 1 else None)
 
     def pull(self) -> None:
         """State is written back into the plan at the end of every run."""
 
-    # -- the time loop ----------------------------------------------------------------------
-    def run(self, n_steps: int, rec) -> None:
+    # -- the plan's state in and out ------------------------------------------------------------
+    def _plastic(self, q: int) -> bool:
+        return self.rules[q] is not None and self.plan.prj_i[q, QI_PLASTIC] != 0
+
+    def _arrival(self, q: int) -> bool:
+        """Plastic in this run, with ``timing='arrival'`` and synapses: needs the presynaptic
+        trace history."""
+        return self.plastic[q] and not self.rules[q].emission and any(self.out[q])
+
+    def _load(self) -> None:
+        """Everything a run needs, from the plan (whichever engine wrote it)."""
         p = self.plan
-        self._check_outside_changes()
-        n0 = int(p.step[0])
+        n0 = self.n0 = int(p.step[0])
         # working copies as Python lists (written back at the end)
         st = [row.tolist() for row in p.st]
         self.v, self.ge, self.gi, self.theta = st[S_V], st[S_GE], st[S_GI], st[S_THETA]
@@ -279,21 +227,85 @@ class ReferenceSimulation:
         self.ref = p.ref.tolist()
         self.nxt = p.nxt.tolist()
         self.w = p.w.tolist()
-        self.xtr = [p.xtr[0].tolist(), p.xtr[1].tolist()]
-        self.ytr = [p.ytr[0].tolist(), p.ytr[1].tolist()]
         self.rng = [[int(x) for x in p.rng[q]] for q in range(self.n_pop)]
         self.src_ptr = [int(x) for x in p.pop_i[:, PI_SRC_PTR]]
+        self.rules = [(_Rule(p.prj_f[q], p.prj_i[q, QI_TMODE] == TM_EMISSION)
+                       if p.prj_i[q, QI_RULE] != 0 else None) for q in range(self.n_prj)]
         self.plastic = [self._plastic(q) for q in range(self.n_prj)]
-        try:
-            self._redraw_poisson(n0)
-            for n in range(n0, n0 + n_steps):
-                rec.ensure_room()
-                self._step(n, rec)
-                p.step[0] = n + 1
-        finally:
-            self._write_back()
+        self.on_step = [int(p.prj_i[q, QI_ONSTEP]) for q in range(self.n_prj)]
+        # the spikes of the last R - 1 steps (enough for the longest delay, R - 2), and the
+        # arrivals of those still in flight
+        self.history = {}          # step -> [local indices of the spikes of each population]
+        self.queue = {}            # arrival step -> [synapse, ...]
+        for back in range(1, p.R):
+            s = n0 - back
+            if s < 0:
+                break
+            slot = s % p.R
+            self.history[s] = [[int(x) for x in p.hist[slot, lo:lo + p.hist_cnt[slot, pop]]]
+                               for pop, lo in enumerate(p.pop_i[:, PI_OFF])]
+            for q in range(self.n_prj):
+                for i in self.history[s][int(p.prj_i[q, QI_PRE])]:
+                    self._emit(q, i, s, n0)
+        # plasticity traces: the neurons' own, and for timing='arrival' their recent past
+        self.xtr = [p.xtr[0].tolist(), p.xtr[1].tolist()]
+        self.ytr = [p.ytr[0].tolist(), p.ytr[1].tolist()]
+        self.xpast = [self._load_past(q, n0) if self._arrival(q) else None
+                      for q in range(self.n_prj)]
 
-    def _write_back(self) -> None:
+    def _load_past(self, q: int, n0: int) -> dict:
+        """Presynaptic traces of projection q at the end of each of the last steps before n0,
+        ``{step: (x1 list, x2 list)}``, from the plan's layout (see the module notes); for a
+        single delay the neurons' own traces are rebuilt into ``self.xtr`` too."""
+        p = self.plan
+        row = p.prj_i[q]
+        xo, n_pre = int(row[QI_XOFF]), len(self.out[q])
+        past = {}
+        if row[QI_TMODE] == TM_HET:
+            ho = int(row[QI_HOFF])
+            for s in range(n0 - p.R, n0 - 1):
+                c = ho + (s % p.R) * n_pre
+                past[s] = (p.hx[0, c:c + n_pre].tolist(), p.hx[1, c:c + n_pre].tolist())
+            past[n0 - 1] = (self.xtr[0][xo:xo + n_pre], self.xtr[1][xo:xo + n_pre])
+            return past
+        # one delay d: the plan holds the traces seen through the delay, x(n0 - 1 - d); the
+        # neurons' traces since then follow from the spikes of the last d steps
+        r, d, on = self.rules[q], self.delay1[q], self.on_step[q]
+        pre = int(row[QI_PRE])
+        start = n0 - 1 - d
+        x1, x2 = self.xtr[0][xo:xo + n_pre], self.xtr[1][xo:xo + n_pre]
+        if start < on:                  # cleared when plasticity was switched on
+            x1, x2 = [0.0] * n_pre, [0.0] * n_pre
+        past[start] = (x1[:], x2[:])
+        for s in range(start + 1, n0):
+            if s >= on:                 # steps before the switch: cleared, frozen
+                x1 = [x * r.px1 for x in x1]
+                x2 = [x * r.px2 for x in x2]
+                for i in self.history.get(s, [[]] * self.n_pop)[pre]:
+                    _jump(x1, i, r.near_x)
+                    _jump(x2, i, r.near_x)
+            past[s] = (x1[:], x2[:])
+        self.xtr[0][xo:xo + n_pre] = x1
+        self.xtr[1][xo:xo + n_pre] = x2
+        return past
+
+    def _x_seen(self, q: int, s: int, trace: int, i: int) -> float:
+        """Trace ``x1`` (trace 0) or ``x2`` (1) of presynaptic neuron i of projection q at the
+        end of step s, as plasticity saw it: 0 before the step plasticity was switched on at
+        (the traces were cleared then)."""
+        if s < self.on_step[q]:
+            return 0.0
+        return self.xpast[q][s][trace][i]
+
+    def _emit(self, q: int, i: int, s: int, first_step: int = 0) -> None:
+        """Queue the arrivals of a spike of presynaptic neuron i of projection q at step s."""
+        for k in self.out[q][i]:
+            n = s + self.syn_delay[k]
+            if n >= first_step:
+                self.queue.setdefault(n, []).append(k)
+
+    def _store(self) -> None:
+        """Leave the state in the plan, laid out as the module notes say."""
         p = self.plan
         for row, values in ((S_V, self.v), (S_GE, self.ge), (S_GI, self.gi),
                             (S_THETA, self.theta)):
@@ -301,15 +313,14 @@ class ReferenceSimulation:
         p.ref[:] = self.ref
         p.nxt[:] = self.nxt
         p.w[:] = self.w
-        if p.xtr.size:
-            p.xtr[:] = self.xtr
-        if p.ytr.size:
-            p.ytr[:] = self.ytr
         for q in range(self.n_pop):
             p.rng[q] = np.array(self.rng[q], dtype=np.uint64)
         p.pop_i[:, PI_SRC_PTR] = self.src_ptr
-        # the last R - 1 steps' spikes, for an engine that continues from this plan
         n = int(p.step[0])
+        for q in range(self.n_prj):
+            if self.plastic[q]:      # (traces of a projection whose plasticity is off froze)
+                self._store_traces(q, n)
+        # the last R - 1 steps' spikes, for an engine that continues from this plan
         p.hist_cnt[:] = 0
         for back in range(1, p.R):
             spikes = self.history.get(n - back)
@@ -319,10 +330,44 @@ class ReferenceSimulation:
                 lo = int(p.pop_i[pop, PI_OFF])
                 p.hist_cnt[(n - back) % p.R, pop] = len(idx)
                 p.hist[(n - back) % p.R, lo:lo + len(idx)] = idx
-        self._expect_step = n
-        self._seen_plastic = [self._plastic(q) for q in range(self.n_prj)]
-        self._seen_traces = [tuple(a.copy() for a in self._trace_view(q))
-                             if self.rules[q] is not None else None for q in range(self.n_prj)]
+
+    def _store_traces(self, q: int, n: int) -> None:
+        p = self.plan
+        row = p.prj_i[q]
+        xo, yo = int(row[QI_XOFF]), int(row[QI_YOFF])
+        n_pre, n_post = len(self.out[q]), len(self.inc[q])
+        for t in range(2):
+            p.ytr[t, yo:yo + n_post] = self.ytr[t][yo:yo + n_post]
+            if row[QI_TMODE] == TM_HOM and self.xpast[q] is not None:   # seen through the delay
+                s = n - 1 - self.delay1[q]
+                p.xtr[t, xo:xo + n_pre] = [self._x_seen(q, s, t, i) for i in range(n_pre)]
+            elif row[QI_TMODE] == TM_HOM:        # no synapse: no spike is seen, traces decay
+                px = (self.rules[q].px1, self.rules[q].px2)[t]
+                x = p.xtr[t, xo:xo + n_pre].tolist()
+                for _ in range(n - self.n0):
+                    x = [v * px for v in x]
+                p.xtr[t, xo:xo + n_pre] = x
+            else:                                # the neurons' own traces
+                p.xtr[t, xo:xo + n_pre] = self.xtr[t][xo:xo + n_pre]
+            if row[QI_TMODE] == TM_HET:          # and their history ring
+                ho = int(row[QI_HOFF])
+                for s in range(n - p.R, n - 1):
+                    c = ho + (s % p.R) * n_pre
+                    p.hx[t, c:c + n_pre] = self.xpast[q][s][t]
+
+    # -- the time loop ----------------------------------------------------------------------
+    def run(self, n_steps: int, rec) -> None:
+        p = self.plan
+        self._load()
+        n0 = int(p.step[0])
+        try:
+            self._redraw_poisson(n0)
+            for n in range(n0, n0 + n_steps):
+                rec.ensure_room()
+                self._step(n, rec)
+                p.step[0] = n + 1
+        finally:
+            self._store()
 
     def _redraw_poisson(self, n0: int) -> None:
         p = self.plan
@@ -367,16 +412,16 @@ class ReferenceSimulation:
                 self.ge[j] += w[k]
             else:
                 self.gi[j] += w[k]
-            r = self.rules[q]
             # a spike takes part in plasticity only if plasticity was on when it was emitted
-            if (self.plastic[q] and not r.emission
-                    and n - self.syn_delay[k] >= int(p.prj_i[q, QI_ONSTEP])):
-                self._touch(k, n)
+            s = n - self.syn_delay[k]
+            if self._arrival(q) and s >= self.on_step[q]:
+                r = self.rules[q]
                 yj = int(p.prj_i[q, QI_YOFF]) + self.syn_post[k]
                 y1 = self.ytr[0][yj] * float(p.gain[yj])   # per-neuron learning-rate factor
-                w[k] = r.depress(w[k], y1, self.sx2[k])
-                _jump(self.sx1, k, r.near_x)     # the synapse's traces see the spike now
-                _jump(self.sx2, k, r.near_x)
+                # the synapse's x2 just before this arrival: the neuron's x2 just before its
+                # jump at step s, i.e. at the end of step s - 1 decayed by one step
+                x2_before = self._x_seen(q, s - 1, 1, self.syn_pre[k]) * r.px2
+                w[k] = r.depress(w[k], y1, x2_before)
 
         # 3. state recording
         spec = rec.spec
@@ -416,12 +461,18 @@ class ReferenceSimulation:
                 for k in self.inc[q][j]:
                     if r.emission:
                         x1 = self.xtr[0][xo + self.syn_pre[k]]
-                    else:
-                        self._touch(k, n)
-                        x1 = self.sx1[k]
+                    else:   # the neuron's x1 as it was d steps ago
+                        x1 = self._x_seen(q, n - self.syn_delay[k], 0, self.syn_pre[k])
                     w[k] = r.potentiate(w[k], x1 * float(p.gain[yo + j]), y2_before)
                 _jump(self.ytr[0], yo + j, r.near_y)
                 _jump(self.ytr[1], yo + j, r.near_y)
+
+        # the presynaptic traces of this step, for timing='arrival' (R steps kept)
+        for q in range(self.n_prj):
+            if self.xpast[q] is not None:
+                xo, n_pre = int(p.prj_i[q, QI_XOFF]), len(self.out[q])
+                self.xpast[q][n] = (self.xtr[0][xo:xo + n_pre], self.xtr[1][xo:xo + n_pre])
+                self.xpast[q].pop(n - p.R, None)
 
         # spikes travel: queue their arrivals
         for q in range(self.n_prj):
@@ -440,15 +491,6 @@ class ReferenceSimulation:
         rec.spk_n[0] = k
         for row in range(spec.rrec_pop.size):
             rec.rrec_out[row, rel] = len(spikes[int(spec.rrec_pop[row])])
-
-    def _touch(self, k: int, n: int) -> None:
-        """Bring synapse k's presynaptic traces up to step n (exact exponential decay)."""
-        if self.slast[k] != n:
-            r = self.rules[self.syn_prj[k]]
-            dn = n - self.slast[k]
-            self.sx1[k] *= math.exp(dn * r.lx1)
-            self.sx2[k] *= math.exp(dn * r.lx2)
-            self.slast[k] = n
 
     def _neurons(self, pop: int, n: int) -> list:
         """Step 4 for population ``pop``; returns the local indices that spike at step n."""

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -696,13 +697,12 @@ def _run(args: argparse.Namespace) -> int:
 
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     t_start = time.perf_counter()
-    params = load_model(args.model)           # validates the model file before any work
+    out = _check_options(args)                # every option, before anything is read or written
+    params = load_model(args.model)           # the model file, too
     n_exc = args.n_exc
-    for name in ("n_exc", "epochs", "mlp_epochs", "jobs"):
-        v = getattr(args, name)
-        if v < 1:
-            raise ParameterError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
     ds = datasets.load_dataset(args.dataset, **({"path": args.data} if args.data else {}))
+    from ..cli import check_subset
+    check_subset(ds, args.n_train, args.n_test)
     d_train, d_test = _DEFAULT_SIZES.get(ds.name, (None, None))
     n_train = args.n_train if args.n_train is not None else (
         None if d_train is None else min(d_train, len(ds.y_train)))
@@ -711,12 +711,19 @@ def _run(args: argparse.Namespace) -> int:
     ds = ds.subset(n_train=n_train, n_test=n_test, seed=args.seed)
     classes = list(range(ds.n_classes))
     if args.split is not None:
-        tasks = parse_split(args.split, classes)
+        try:
+            tasks = parse_split(args.split, classes)
+        except ParameterError as exc:
+            msg = f"--{exc}" if str(exc).startswith("split") else f"--split: {exc}"
+            raise ParameterError(msg) from None
     else:
+        from ..cli import check_int
+        check_int("--tasks", args.tasks, 1, ds.n_classes, optional=True)
         tasks = equal_tasks(classes, args.tasks if args.tasks is not None else 2)
     stream_classes = [c for t in tasks for c in t]
-    names = [n.strip() for n in args.learners.split(",") if n.strip()]
+    names = _learner_names(args.learners)
     overrides = dict(DIGITS_SETTINGS) if ds.image_shape == (8, 8) and not args.original else {}
+    load_model(args.model, n_exc=n_exc, **overrides)   # the parameters the learners will use
     cf = ControlledForgetting(per_class=args.per_class, min_share=args.min_share,
                               recycle=not args.no_recycle, equalize=args.equalize,
                               seed=args.seed)
@@ -725,8 +732,10 @@ def _run(args: argparse.Namespace) -> int:
                               readout=args.readout, rest_mode=args.rest_mode, n_jobs=args.jobs,
                               engine=args.engine, seed=args.seed, progress=not args.quiet,
                               mlp_epochs=args.mlp_epochs, stability=cf)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--out {str(out)!r} cannot be created: {exc.strerror or exc}") from None
     tr_counts = [int(a.size) for a in task_indices(ds.y_train, tasks)]
     te_counts = [int(a.size) for a in task_indices(ds.y_test, tasks)]
     say(f"snnsim {__version__}: class-incremental {ds.name}, tasks "
@@ -762,6 +771,50 @@ def _run(args: argparse.Namespace) -> int:
     say(f"\nwrote {out / 'continual.json'}, {out / 'table.txt'} and {out / 'continual.png'} "
         f"({doc['wall_seconds']:.0f} s)")
     return 0
+
+
+def _learner_names(spec: str) -> list[str]:
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ParameterError(f"--learners: no learners given; choose from {', '.join(LEARNERS)}")
+    unknown = [n for n in names if n not in LEARNERS]
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], LEARNERS, n=1)
+        raise ParameterError(f"--learners: unknown learner(s) {', '.join(map(repr, unknown))}; "
+                             f"choose from {', '.join(LEARNERS)}"
+                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return names
+
+
+def _check_options(args: argparse.Namespace) -> Path:
+    """Check every option of ``snnsim continual`` that needs nothing read; returns --out.
+
+    The bounds are those of ``snnsim run`` (:mod:`snnsim.cli`); ``--mlp-epochs`` at most
+    10,000, ``--min-share`` in [0, 1]; an --out folder holding an earlier experiment
+    (``continual.json``) is refused unless ``--overwrite``.
+    """
+    from ..cli import (MAX_EPOCHS, MAX_JOBS, MAX_SEED, check_data_option, check_engine, check_int,
+                       check_out_folder)
+    from ..diehl_cook import MAX_N_EXC
+    check_int("--n-exc", args.n_exc, 1, MAX_N_EXC)
+    check_int("--n-train", args.n_train, 1, optional=True)
+    check_int("--n-test", args.n_test, 1, optional=True)
+    check_int("--tasks", args.tasks, 1, optional=True)
+    check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    check_int("--mlp-epochs", args.mlp_epochs, 1, 10_000)
+    check_int("--per-class", args.per_class, 1, MAX_N_EXC, optional=True)
+    if not 0.0 <= args.min_share <= 1.0:     # NaN fails too
+        raise ParameterError(f"--min-share must be a fraction in [0, 1], got {args.min_share!r}")
+    check_int("--seed", args.seed, 0, MAX_SEED)
+    check_int("--jobs", args.jobs, 1, MAX_JOBS)
+    _learner_names(args.learners)
+    check_data_option(args.data, args.dataset)
+    check_engine(args.engine)
+    out = check_out_folder("--out", args.out)
+    if (out / "continual.json").exists() and not args.overwrite:
+        raise ParameterError(f"--out {str(out)!r} already holds an experiment (continual.json); "
+                             "give --overwrite to replace it, or another --out folder")
+    return out
 
 
 def _figure(results: dict, tasks, path: Path, title: str) -> None:
@@ -823,7 +876,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="reset the network between examples (default, fast) or simulate the pause")
     c.add_argument("--original", action="store_true",
                    help="use the model file unchanged on 8x8 digits (no digits settings)")
-    c.add_argument("--out", default="snnsim-continual", help="output folder (default ./snnsim-continual)")
+    c.add_argument("--out", default="snnsim-continual",
+                   help="output folder (default ./snnsim-continual); one that holds an earlier "
+                        "experiment is refused unless --overwrite")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace the experiment in --out (its files are rewritten at the end)")
     c.add_argument("--quiet", action="store_true", help="no progress bars or table")
     c.set_defaults(func=_run)
     return c
