@@ -18,6 +18,16 @@ the constants of :mod:`snnsim.plan`) and update them in place.  One step ``n`` (
 
 Only spiking neurons' rows and columns are walked; per step the cost is O(neurons +
 spikes x fan-out).
+
+Non-finite state: the neuron update counts the neurons whose new v or theta is NaN or
+infinite (an infinite or NaN channel, or an overflowing bias, makes the new v so), which
+costs a subtraction, a compare and an add per neuron in the vectorised loop.  Only when the
+count is non-zero is the population scanned for the first neuron whose state is not finite
+(channels first, then v, then theta); the reset checks theta after its jump, and the plastic
+weight updates check for a NaN weight (weights are clipped to finite bounds, so only NaN
+gets through).  The time loop then returns at the end of that step, and
+:class:`~snnsim.engines.numba_cpu.NumbaSimulation` raises
+:class:`~snnsim.errors.NonFiniteStateError`.
 """
 
 from __future__ import annotations
@@ -122,6 +132,11 @@ def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth,
          dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
+    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
+    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
+    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
+    branches LLVM did not vectorise the loop at all.
+
     Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
@@ -133,6 +148,7 @@ def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth,
     ref = ref[lo:hi]
     flag = flag[lo:hi]
     n = hi - lo
+    nbad = 0
     if general:
         th = th[lo:hi]
         bias = bias[lo:hi]
@@ -149,7 +165,8 @@ def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth,
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+            flag[i] = (r == 0) & (vn >= vth + t)
+            nbad += (vn - vn) + (t - t) != 0.0
     else:
         for i in range(n):
             r = ref[i]
@@ -161,7 +178,9 @@ def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth,
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth) else 0
+            flag[i] = (r == 0) & (vn >= vth)
+            nbad += vn - vn != 0.0
+    return nbad
 
 
 @nb.njit(**dict(_INNER, parallel=True))
@@ -169,6 +188,11 @@ def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
          dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
+    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
+    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
+    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
+    branches LLVM did not vectorise the loop at all.
+
     Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
@@ -180,6 +204,7 @@ def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
     ref = ref[lo:hi]
     flag = flag[lo:hi]
     n = hi - lo
+    nbad = 0
     if general:
         th = th[lo:hi]
         bias = bias[lo:hi]
@@ -196,7 +221,8 @@ def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+            flag[i] = (r == 0) & (vn >= vth + t)
+            nbad += (vn - vn) + (t - t) != 0.0
     else:
         for i in nb.prange(n):
             r = ref[i]
@@ -208,7 +234,9 @@ def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth) else 0
+            flag[i] = (r == 0) & (vn >= vth)
+            nbad += vn - vn != 0.0
+    return nbad
 
 
 @nb.njit(**_INNER)
@@ -216,6 +244,11 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
          dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
+    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
+    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
+    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
+    branches LLVM did not vectorise the loop at all.
+
     Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
@@ -227,6 +260,7 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
     ref = ref[lo:hi]
     flag = flag[lo:hi]
     n = hi - lo
+    nbad = 0
     if general:
         th = th[lo:hi]
         bias = bias[lo:hi]
@@ -246,7 +280,8 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+            flag[i] = (r == 0) & (vn >= vth + t)
+            nbad += (vn - vn) + (t - t) != 0.0
     else:
         for i in range(n):
             r = ref[i]
@@ -262,7 +297,9 @@ def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, 
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth) else 0
+            flag[i] = (r == 0) & (vn >= vth)
+            nbad += vn - vn != 0.0
+    return nbad
 
 
 @nb.njit(**dict(_INNER, parallel=True))
@@ -270,6 +307,11 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
          dttau, pth, ce, ci):
     """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
 
+    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
+    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
+    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
+    branches LLVM did not vectorise the loop at all.
+
     Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
     and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
     """
@@ -281,6 +323,7 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
     ref = ref[lo:hi]
     flag = flag[lo:hi]
     n = hi - lo
+    nbad = 0
     if general:
         th = th[lo:hi]
         bias = bias[lo:hi]
@@ -300,7 +343,8 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth + t) else 0
+            flag[i] = (r == 0) & (vn >= vth + t)
+            nbad += (vn - vn) + (t - t) != 0.0
     else:
         for i in nb.prange(n):
             r = ref[i]
@@ -316,7 +360,9 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
             ref[i] = r - 1 if r > 0 else 0
             ge[i] = gei * pe
             gi[i] = gii * pi_
-            flag[i] = 1 if (r == 0 and vn >= vth) else 0
+            flag[i] = (r == 0) & (vn >= vth)
+            nbad += vn - vn != 0.0
+    return nbad
 
 
 # --- helpers callable from Python -----------------------------------------------------------
@@ -324,14 +370,27 @@ def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vre
 @nb.njit(**_JIT)
 def normalize_columns(w, syn_post, s0, s1, n_post, target):
     """Scale each postsynaptic neuron's incoming weights (synapses s0..s1) to sum to ``target``;
-    neurons whose weights sum to 0 are left alone.  Two linear passes over the synapses."""
+    neurons whose weights sum to 0 are left alone.  Two linear passes over the synapses.
+
+    Where ``target / sum`` overflows (a sum of subnormal weights), that neuron's weights are
+    divided by the sum first, so normalising never makes a finite weight infinite."""
     f = np.zeros(n_post)
     for k in range(s0, s1):
         f[syn_post[k]] += w[k]
+    tiny = False
     for j in range(n_post):
-        f[j] = target / f[j] if f[j] > 0.0 else 1.0
-    for k in range(s0, s1):
-        w[k] *= f[syn_post[k]]
+        sj = f[j]
+        f[j] = target / sj if sj > 0.0 else 1.0
+        if f[j] == np.inf:
+            f[j] = -sj  # marks "divide by sj", below
+            tiny = True
+    if not tiny:
+        for k in range(s0, s1):
+            w[k] *= f[syn_post[k]]
+    else:
+        for k in range(s0, s1):
+            fj = f[syn_post[k]]
+            w[k] = w[k] * fj if fj >= 0.0 else w[k] / -fj * target
 
 
 WHEEL = 1024  # buckets of the Poisson timing wheel (a power of two)
@@ -435,7 +494,7 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx):
 
 @nb.njit(**_INNER)
 def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
-                    xtr, ytr, hx, gain):
+                    xtr, ytr, hx, gain, err, errv):
     """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
     for q in range(prj_i.shape[0]):
         pre = prj_i[q, QI_PRE]
@@ -491,22 +550,79 @@ def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_p
                             j = syn_post[k]
                             wk = w[k]
                             tgt[qoff + j] += wk
-                            w[k] = min(max(wk - amp * (y1[yo + j] * gain[yo + j]), wmin), wmax)
+                            wn = min(max(wk - amp * (y1[yo + j] * gain[yo + j]), wmin), wmax)
+                            w[k] = wn
+                            if wn != wn:  # NaN passes the clip (0 * inf in the product)
+                                _note_weight(err, errv, n, q, k, w)
                     else:
                         for k in range(k0, k1):
                             j = syn_post[k]
                             tgt[qoff + j] += w[k]
-                            w[k] = _ltd(w[k], y1[yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax, mult,
-                                        mu)
+                            wn = _ltd(w[k], y1[yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax, mult,
+                                      mu)
+                            w[k] = wn
+                            if wn != wn:
+                                _note_weight(err, errv, n, q, k, w)
                     if not het:  # one delay: the neuron's traces jump at arrival
                         _jump(xtr, xo + i, nearx)
 
 
+# --- non-finite state: the first one is noted in err (int64[5]) and errv (float64[1]) -------
+# err = [kind, population or projection, global neuron or synapse index, state row, step];
+# kind 0: none yet, ERR_NEURON: a neuron's state row, ERR_WEIGHT: a plastic weight (row -1).
+ERR_NEURON, ERR_WEIGHT = 1, 2
+
+
 @nb.njit(**_INNER)
-def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64):
+def _note_neuron(err, errv, n, p, i, v, ge, gi, th):
+    """Note neuron i of population p if its state is not finite at step n (the first only).
+
+    Named in the order the step produces them: the channels (arrivals), then v, then theta.
+    Nothing is noted when the state is finite (the discarded update of a refractory neuron
+    may not have been): such a value is noted at the step that stores it."""
+    if err[0] != 0:
+        return
+    if ge[i] - ge[i] != 0.0:
+        row = S_GE
+        x = ge[i]
+    elif gi[i] - gi[i] != 0.0:
+        row = S_GI
+        x = gi[i]
+    elif v[i] - v[i] != 0.0:
+        row = S_V
+        x = v[i]
+    elif th[i] - th[i] != 0.0:
+        row = S_THETA
+        x = th[i]
+    else:
+        return
+    err[0] = ERR_NEURON
+    err[1] = p
+    err[2] = i
+    err[3] = row
+    err[4] = n
+    errv[0] = x
+
+
+@nb.njit(**_INNER)
+def _note_weight(err, errv, n, q, k, w):
+    """Note plastic weight k of projection q, non-finite after an update at step n."""
+    if err[0] != 0:
+        return
+    err[0] = ERR_WEIGHT
+    err[1] = q
+    err[2] = k
+    err[3] = -1
+    err[4] = n
+    errv[0] = w[k]
+
+
+@nb.njit(**_INNER)
+def _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag, flag64, err, errv):
     """Collect the neurons of LIF population p flagged as spiking; reset them. Returns count.
 
-    Flags are scanned eight at a time through a uint64 view (most words are zero)."""
+    Flags are scanned eight at a time through a uint64 view (most words are zero).  A neuron
+    whose theta jump overflows is noted in err."""
     lo = pop_i[p, PI_OFF]
     hi = lo + pop_i[p, PI_N]
     vreset = pop_f[p, PF_VRESET]
@@ -526,6 +642,8 @@ def _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64):
             v[i] = vreset
             ref[i] = rsteps
             th[i] += thplus
+            if th[i] - th[i] != 0.0:  # the jump overflowed
+                _note_neuron(err, errv, n, p, i, v, ge, gi, th)
         i += 1
     return cnt
 
@@ -586,7 +704,7 @@ def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist, whea
 
 @nb.njit(**_INNER)
 def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag,
-                   flag64, whead, wlink):
+                   flag64, whead, wlink, err, errv):
     """Integrate neurons from n*dt to (n+1)*dt, threshold and reset; inputs emit spikes."""
     v = st[S_V]
     ge = st[S_GE]
@@ -603,14 +721,20 @@ def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, 
             pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
             f = pop_f[p]
             if kind == KIND_CUR:
-                _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                nbad = _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
                      f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
                      1.0, 1.0)
             else:
-                _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                nbad = _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
                      f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
                      f[PF_CE], f[PF_CI])
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
+            if nbad != 0:  # cold path: note the first neuron whose state is not finite
+                for i in range(lo, hi):
+                    _note_neuron(err, errv, n, p, i, v, ge, gi, th)
+                    if err[0] != 0:
+                        break
+            hist_cnt[slot, p] = _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag,
+                                           flag64, err, errv)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
                                               hist, whead, wlink)
@@ -618,7 +742,7 @@ def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, 
 
 @nb.njit(**_INNER)
 def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-                       flag, flag64, whead, wlink):
+                       flag, flag64, whead, wlink, err, errv):
     """As _phase_neurons, with the neuron updates spread over threads."""
     v = st[S_V]
     ge = st[S_GE]
@@ -635,14 +759,20 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
             pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
             f = pop_f[p]
             if kind == KIND_CUR:
-                _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                nbad = _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
                      f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
                      1.0, 1.0)
             else:
-                _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
+                nbad = _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
                      f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
                      f[PF_CE], f[PF_CI])
-            hist_cnt[slot, p] = _lif_reset(slot, p, pop_i, pop_f, v, th, ref, hist, flag, flag64)
+            if nbad != 0:  # cold path: note the first neuron whose state is not finite
+                for i in range(lo, hi):
+                    _note_neuron(err, errv, n, p, i, v, ge, gi, th)
+                    if err[0] != 0:
+                        break
+            hist_cnt[slot, p] = _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag,
+                                           flag64, err, errv)
         else:
             hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
                                               hist, whead, wlink)
@@ -650,7 +780,7 @@ def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_i
 
 @nb.njit(**_INNER)
 def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post, syn_delay, w,
-                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain):
+                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain, err, errv):
     """STDP at this step's spikes: presynaptic side first, then postsynaptic side."""
     Q = prj_i.shape[0]
     for q in range(Q):
@@ -684,8 +814,11 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
                     base = segoff + di * npre
                     for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
                         j = syn_post[k]
-                        w[k] = _ltd(w[k], ytr[0, yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax,
-                                    mult, mu)
+                        wn = _ltd(w[k], ytr[0, yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax,
+                                  mult, mu)
+                        w[k] = wn
+                        if wn != wn:
+                            _note_weight(err, errv, n, q, k, w)
             _jump(xtr, xo + i, nearx)
     for q in range(Q):
         if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
@@ -719,7 +852,10 @@ def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_pos
                     x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
                 else:
                     x1 = xtr[0, xo + i]
-                w[k] = _ltp(w[k], x1 * gj, y2b, a2p, a3p, wmin, wmax, mult, mu)
+                wn = _ltp(w[k], x1 * gj, y2b, a2p, a3p, wmin, wmax, mult, mu)
+                w[k] = wn
+                if wn != wn:
+                    _note_weight(err, errv, n, q, k, w)
             _jump(ytr, yo + j, neary)
 
 
@@ -744,11 +880,15 @@ def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
 def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink,
+             err, errv):
     """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
 
-    Returns early (fewer steps) only when the spike-recording buffer could overflow in the
-    next step; the caller grows it and calls again.
+    Returns early (fewer steps) when the spike-recording buffer could overflow in the next
+    step (the caller grows it and calls again), and after the step in which the first
+    non-finite neuron state or plastic weight was produced, noted in ``err``/``errv`` (see
+    :func:`_note_neuron`; the caller clears ``err[0]`` before the call).  That step is
+    completed (plasticity, recording), so the plan is consistent at its end.
     """
     redraw_poisson(pop_i, st, nxt, rng, n0)
     build_wheels(pop_i, nxt, whead, wlink)
@@ -772,21 +912,24 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx, gain)
+                        w, xtr, ytr, hx, gain, err, errv)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
         _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-                       flag, flag64, whead, wlink)
+                       flag, flag64, whead, wlink, err, errv)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain)
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain,
+                              err, errv)
         if rec_per_step > 0:
             _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
         for r in range(n_rrec):
             rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
+        if err[0] != 0:
+            return s + 1
     return n_steps
 
 
@@ -794,7 +937,8 @@ def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx,
 def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink):
+             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink,
+             err, errv):
     """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
     redraw_poisson(pop_i, st, nxt, rng, n0)
     build_wheels(pop_i, nxt, whead, wlink)
@@ -818,19 +962,22 @@ def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_
         if any_plastic or any_norm:
             _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
         _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx, gain)
+                        w, xtr, ytr, hx, gain, err, errv)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
             if rel % e == 0:
                 srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
         _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist,
-                           hist_cnt, flag, flag64, whead, wlink)
+                           hist_cnt, flag, flag64, whead, wlink, err, errv)
         if any_plastic:
             _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain)
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain,
+                              err, errv)
         if rec_per_step > 0:
             _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
         for r in range(n_rrec):
             rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
+        if err[0] != 0:
+            return s + 1
     return n_steps
