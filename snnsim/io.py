@@ -62,7 +62,7 @@ from .errors import (FileFormatError, NetworkError, ParameterError, ResourceErro
                      SnnsimWarning)
 from .inputs import InputModel, PoissonInput, SpikeSource
 from .monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
-from .network import Network
+from .network import Network, available_memory
 from .neurons import LIF, AdaptiveLIF, NeuronModel
 from .plasticity import DiehlCookSTDP, PairSTDP, PlasticityRule, TripletSTDP, WeightNormalization
 from .results import Result
@@ -290,25 +290,10 @@ def _int_list(g, name: str, lo: int = 0) -> list[int]:
     return vals
 
 
-def _memory_available() -> int | None:
-    """Bytes available to new allocations (MemAvailable of /proc/meminfo), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _need_memory(nbytes: int, what: str) -> None:
     if nbytes < 2 ** 26:
         return
-    avail = _memory_available()
+    avail = available_memory()
     if avail is not None and nbytes > 0.9 * avail:
         raise ResourceError(f"{what} needs {nbytes / 2 ** 30:.3g} GiB of memory, more than 90 % "
                             f"of the {avail / 2 ** 30:.3g} GiB available")
