@@ -626,7 +626,7 @@ def _diehl_cook_images(images: Any, n_images: int) -> np.ndarray:
     """``n_images`` images as an (n_images, 784) float array of 0..255 pixel values."""
     if images is None:
         # Only the data loader: the network itself is Brian2's alone.
-        from snnsim.datasets import load_mnist_mini
+        from snnsim.learning.datasets import load_mnist_mini
         images = load_mnist_mini().x_train[:n_images]
     x = np.asarray(images, dtype=float).reshape(len(images), -1)
     if x.shape[1] != _DC_N_INPUT:
@@ -774,7 +774,7 @@ def diehl_cook(n_exc: int = 400, n_images: int = 20, target: str = "cython", see
         Seed for ``brian2.seed``.
     images : array (n, 28, 28) or (n, 784), values 0..255, optional
         The images; by default the first ``n_images`` training images of
-        ``snnsim.datasets.load_mnist_mini()`` (snnsim is imported for this only).
+        ``snnsim.learning.datasets.load_mnist_mini()`` (snnsim is imported for this only).
     schedule : {"per_image", "single_run"} or None
         ``"per_image"`` (the default on ``cython``, as the authors' code): two
         ``Network.run`` calls per image (350 ms, 150 ms), input rates set and weights

@@ -26,8 +26,8 @@ _START_CODE = """
 import time, sys
 t0 = time.perf_counter()
 import snnsim
-from snnsim import models
-net, h = getattr(models, sys.argv[1])(int(sys.argv[2]), seed=0)
+from snnsim import reference_networks
+net, h = getattr(reference_networks, sys.argv[1])(int(sys.argv[2]), seed=0)
 net.compile()
 t1 = time.perf_counter()
 net.run(net.dt)   # one step: compiles (or loads) the kernels

@@ -4,8 +4,8 @@
                                           [--brian2-sizes 100 400] [--brian2-images 10]
                                           [--brian2 cython cpp_standalone]
 
-snnsim (``snnsim.diehl_cook.DiehlCookNetwork``, default ``DiehlCookParams``, numba engine,
-one thread) on mnist-mini training images: the network is built and warmed up on
+snnsim (``snnsim.learning.diehl_cook.DiehlCookNetwork``, default ``DiehlCookParams``, numba
+engine, one thread) on mnist-mini training images: the network is built and warmed up on
 ``--warmup`` images (kernel compilation, first presentations), then ``present()`` is timed
 over the next ``--n-images`` images, once with ``rest_mode="simulate"`` (the original
 protocol: 350 ms with input, 150 ms silent) and once with ``rest_mode="reset"`` (the state
@@ -49,9 +49,9 @@ from _common import emit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from snnsim.datasets import load_mnist_mini  # noqa: E402
-from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams  # noqa: E402
-from snnsim.encoding import intensity_to_rates  # noqa: E402
+from snnsim.learning.datasets import load_mnist_mini  # noqa: E402
+from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams  # noqa: E402
+from snnsim.learning.encoding import intensity_to_rates  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -9,7 +9,7 @@ Measurements (every line carries ``device``, the GPU's name, or "numba CUDA simu
 * ``overhead``: cost of the engine itself -- ``per_step_s`` (one neuron, no synapses: the
   grid barriers of a step) and ``per_run_s`` (``run`` of one step, repeated: Python,
   transfers and the kernel launch), for one block and for a multi-block grid.
-* ``cuba`` / ``coba`` (Brette et al. 2007, ``snnsim.models``) at ``--sizes`` neurons
+* ``cuba`` / ``coba`` (Brette et al. 2007, ``snnsim.reference_networks``) at ``--sizes`` neurons
   (4k, 64k, 256k, 1M), 80 synapses per neuron, spikes of every neuron recorded:
   ``wall_per_sim_s`` (wall seconds per simulated second, simulation loop only) and
   ``first_run_s`` (the first, 1 ms run: device set-up, kernel compilation or cache load).
@@ -93,8 +93,9 @@ def bench_overhead(info: dict, smoke: bool) -> None:
 # --- CUBA / COBA ---------------------------------------------------------------------------------
 
 def bench_networks(info: dict, sizes, duration: float, kinds) -> None:
-    from snnsim import models
-    builders = {"cuba": models.brette2007_cuba, "coba": models.vogels_abbott2005_coba}
+    from snnsim import reference_networks
+    builders = {"cuba": reference_networks.brette2007_cuba,
+                "coba": reference_networks.vogels_abbott2005_coba}
     for kind in kinds:
         for n in sizes:
             t0 = time.perf_counter()
@@ -114,7 +115,7 @@ def bench_networks(info: dict, sizes, duration: float, kinds) -> None:
 # --- Song STDP load ------------------------------------------------------------------------------
 
 def bench_song(info: dict, n_inputs: int, n_post: int, duration: float) -> None:
-    from snnsim.models import song_miller_abbott2000
+    from snnsim.reference_networks import song_miller_abbott2000
     net, h = song_miller_abbott2000(n_inputs, n_post, seed=0)
     net.compile()
     _, first = _timed_run(net, 1e-3)
@@ -155,9 +156,9 @@ def dc_counts_batched(dc, rates: np.ndarray, batch_size: int) -> tuple[np.ndarra
 
 def bench_diehl_cook(info: dict, sizes, n_train: int, n_test: int, warmup: int, batch_sizes,
                      smoke: bool) -> None:
-    from snnsim.datasets import load_mnist_mini
-    from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams
-    from snnsim.encoding import intensity_to_rates
+    from snnsim.learning.datasets import load_mnist_mini
+    from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams
+    from snnsim.learning.encoding import intensity_to_rates
     from snnsim.units import ms
     ds = load_mnist_mini()
     # smoke: a few steps per image, shown once (max_intensity = intensity: no repeats)

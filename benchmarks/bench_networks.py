@@ -26,13 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import emit, start_times, timed  # noqa: E402
 
-from snnsim import models  # noqa: E402
+from snnsim import reference_networks  # noqa: E402
 
 BUILDERS = {"cuba": "brette2007_cuba", "coba": "vogels_abbott2005_coba"}
 
 
 def snnsim_run(kind: str, n: int, duration: float, threads: int, seed: int) -> dict:
-    net, h = getattr(models, BUILDERS[kind])(n, seed=seed)
+    net, h = getattr(reference_networks, BUILDERS[kind])(n, seed=seed)
     plan = net.compile()
     net.run(net.dt, threads=threads)               # kernels loaded, first step done
     res, wall = timed(net.run, duration, threads=threads)
@@ -45,7 +45,7 @@ def snnsim_run(kind: str, n: int, duration: float, threads: int, seed: int) -> d
 
 def snnsim_brian2_run(kind: str, n: int, duration: float, target: str, seed: int) -> dict:
     import time
-    net, h = getattr(models, BUILDERS[kind])(n, seed=seed)
+    net, h = getattr(reference_networks, BUILDERS[kind])(n, seed=seed)
     plan = net.compile()
     if target == "cpp_standalone":
         t0 = time.perf_counter()

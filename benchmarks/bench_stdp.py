@@ -25,12 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import emit, timed  # noqa: E402
 
-from snnsim.models import song_miller_abbott2000  # noqa: E402
+from snnsim.reference_networks import song_miller_abbott2000  # noqa: E402
 
 _START = """
 import time, sys
 t0 = time.perf_counter()
-from snnsim.models import song_miller_abbott2000
+from snnsim.reference_networks import song_miller_abbott2000
 net, h = song_miller_abbott2000(1000, int(sys.argv[1]))
 net.compile()
 t1 = time.perf_counter()

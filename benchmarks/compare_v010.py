@@ -86,12 +86,14 @@ BUILDERS = {"cuba": "brette2007_cuba", "coba": "vogels_abbott2005_coba",
 # has them in snnsim.models / snnsim.diehl_cook / snnsim.datasets; the restructuring may move
 # the reference networks to models/ (DESIGN.md) -- extend these lists if it moves them elsewhere.
 PLACES = {
-    "brette2007_cuba": ("snnsim.models", "models/brette2007_cuba.py"),
-    "vogels_abbott2005_coba": ("snnsim.models", "models/vogels_abbott2005_coba.py"),
-    "song_miller_abbott2000": ("snnsim.models", "models/song_miller_abbott2000.py"),
-    "DiehlCookNetwork": ("snnsim.diehl_cook", "snnsim.learning.diehl_cook", "snnsim"),
-    "DiehlCookParams": ("snnsim.diehl_cook", "snnsim.learning.diehl_cook", "snnsim"),
-    "load_mnist_mini": ("snnsim.datasets", "snnsim.learning.datasets", "snnsim"),
+    "brette2007_cuba": ("snnsim.reference_networks", "snnsim.models", "models/brette2007_cuba.py"),
+    "vogels_abbott2005_coba": ("snnsim.reference_networks", "snnsim.models",
+                               "models/vogels_abbott2005_coba.py"),
+    "song_miller_abbott2000": ("snnsim.reference_networks", "snnsim.models",
+                               "models/song_miller_abbott2000.py"),
+    "DiehlCookNetwork": ("snnsim.learning.diehl_cook", "snnsim.diehl_cook", "snnsim"),
+    "DiehlCookParams": ("snnsim.learning.diehl_cook", "snnsim.diehl_cook", "snnsim"),
+    "load_mnist_mini": ("snnsim.learning.datasets", "snnsim.datasets", "snnsim"),
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -129,6 +131,9 @@ def locate(name: str, tree: str):
                 if exc.name is not None and place.startswith(exc.name):
                     continue
                 raise
+            # an editable install of another tree can serve a module this tree lacks
+            if not str(Path(module.__file__).resolve()).startswith(str(Path(tree).resolve())):
+                continue
         if hasattr(module, name):
             return getattr(module, name)
     raise CompareError(f"tree {tree} has no {name!r} (looked in {', '.join(tried)}); "

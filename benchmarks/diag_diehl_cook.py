@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from _common import emit  # noqa: E402
-from snnsim import datasets  # noqa: E402
-from snnsim.classifier import STDPClassifier  # noqa: E402
+from snnsim.learning import datasets  # noqa: E402
+from snnsim.learning.classifier import STDPClassifier  # noqa: E402
 
 
 def weight_stats(clf, x: np.ndarray) -> dict:

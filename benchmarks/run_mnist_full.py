@@ -23,8 +23,8 @@ from _common import emit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from snnsim import datasets  # noqa: E402
-from snnsim.classifier import STDPClassifier  # noqa: E402
+from snnsim.learning import datasets  # noqa: E402
+from snnsim.learning.classifier import STDPClassifier  # noqa: E402
 
 PAPER = {100: 0.829, 400: 0.870, 1600: 0.919, 6400: 0.950}
 

@@ -29,11 +29,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import snnsim as sn  # noqa: E402
-from snnsim import datasets, plot  # noqa: E402
-from snnsim.baselines import logistic_baseline, mlp_baseline  # noqa: E402
-from snnsim.classifier import STDPClassifier  # noqa: E402
-from snnsim.diehl_cook import DIGITS_SETTINGS  # noqa: E402
-from snnsim.models import brette2007_cuba, song_miller_abbott2000  # noqa: E402
+from snnsim import plot  # noqa: E402
+from snnsim.learning import datasets  # noqa: E402
+from snnsim.learning.baselines import logistic_baseline, mlp_baseline  # noqa: E402
+from snnsim.learning.classifier import STDPClassifier  # noqa: E402
+from snnsim.learning.diehl_cook import DIGITS_SETTINGS  # noqa: E402
+from snnsim.reference_networks import brette2007_cuba, song_miller_abbott2000  # noqa: E402
 from snnsim.units import ms  # noqa: E402
 
 DPI = 100

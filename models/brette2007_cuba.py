@@ -3,10 +3,11 @@
     python models/brette2007_cuba.py [--n N] [--duration SECONDS] [--engine NAME] [--seed S]
 
 Prints, as its last line, one JSON object: model, engine, n_neurons, n_synapses, duration_s,
-spikes, rate_hz, wall_s (simulation only), build_s.  Parameters: snnsim.models.brette2007_cuba.
+spikes, rate_hz, wall_s (simulation only), build_s.  Parameters:
+snnsim.reference_networks.brette2007_cuba.
 """
 
-from snnsim.models import balanced_network_script
+from snnsim.reference_networks import balanced_network_script
 
 if __name__ == "__main__":
     balanced_network_script("brette2007_cuba")

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from snnsim.models import song_miller_abbott2000
+from snnsim.reference_networks import song_miller_abbott2000
 
 
 def main() -> None:

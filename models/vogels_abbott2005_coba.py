@@ -4,10 +4,10 @@
 
 Prints, as its last line, one JSON object: model, engine, n_neurons, n_synapses, duration_s,
 spikes, rate_hz, wall_s (simulation only), build_s.  Parameters:
-snnsim.models.vogels_abbott2005_coba.
+snnsim.reference_networks.vogels_abbott2005_coba.
 """
 
-from snnsim.models import balanced_network_script
+from snnsim.reference_networks import balanced_network_script
 
 if __name__ == "__main__":
     balanced_network_script("vogels_abbott2005_coba")

@@ -5,15 +5,17 @@ Build a :class:`Network` of populations (:class:`LIF`, :class:`AdaptiveLIF`,
 weights, delays and plasticity rules, record what you need and ``run``.  All quantities
 are SI floats; :mod:`snnsim.units` has the scale constants.
 
-Importing snnsim never imports Brian2 or numba-cuda; submodules ``plot``, ``datasets``,
-``io`` and the application layer are imported on first use.
+Importing snnsim never imports Brian2 or numba-cuda; submodules ``plot``, ``io``, the
+learning layer (``learning``: data sets, classifier, continual learning) and
+``reference_networks`` are imported on first use.  Modules that moved keep their old paths
+(``snnsim.datasets``, ``snnsim.models``, ...: :mod:`snnsim._compat`).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import units
+from . import _compat, units
 from .connectivity import AllToAll, ConnectivityRule, FixedInDegree, FixedProbability, FromArrays, OneToOne
 from .distributions import Constant, Distribution, Normal, Uniform
 from .engines import available_engines, get_engine
@@ -27,6 +29,8 @@ from .neurons import LIF, AdaptiveLIF
 from .plasticity import DiehlCookSTDP, PairSTDP, PlasticityRule, TripletSTDP, WeightNormalization
 from .results import PopulationRate, Result, SpikeTrains, StateTrace
 from .synapses import Conductance, Current
+
+_compat.install()       # the old module paths (snnsim.datasets, snnsim.models, ...)
 
 __version__ = "0.1.0"
 
@@ -44,8 +48,10 @@ __all__ = [
     "units", "get_engine", "available_engines", "__version__",
 ]
 
-_LAZY = ("plot", "datasets", "encoding", "readout", "classifier", "baselines", "io", "models",
-         "experiments", "diehl_cook", "checkpoint")
+# submodules imported on first attribute access: the new paths, then the old ones of
+# _compat.MOVED (snnsim.datasets -> snnsim.learning.datasets, snnsim.models, ...)
+_LAZY = ("plot", "io", "checkpoint", "learning", "reference_networks",
+         *(old.split(".")[1] for old in _compat.MOVED if old.count(".") == 1))
 
 
 def __getattr__(name: str):

@@ -284,7 +284,7 @@ def try_resume_classifier(clf, n_features: int, fingerprint: str | None = None) 
 
 def _read_window(g: h5py.Group, src: str, n_exc: int):
     """The running-accuracy window stored in ``/classifier/curve_window``, checked."""
-    from .classifier import RunningAccuracy
+    from .learning.classifier import RunningAccuracy
     w = g["curve_window"]
     what = f"{src!r}: /classifier/curve_window"
     if not isinstance(w, h5py.Group):
@@ -326,7 +326,7 @@ def attach_diehl_cook(params, network, n_input: int, *, engine: str = "numba",
     """A :class:`~snnsim.diehl_cook.DiehlCookNetwork` around an already built (e.g. loaded)
     ``network``, without building or drawing anything: its handles (``input``, ``exc``,
     ``inh``, ``proj``, ``spikes_exc``, ``input_count``, ``inh_count``) are found by name."""
-    from .diehl_cook import DiehlCookNetwork
+    from .learning.diehl_cook import DiehlCookNetwork
     from .errors import NetworkError
     try:
         inp, exc, inh = network["input"], network["exc"], network["inh"]

@@ -24,86 +24,21 @@ import sys
 import time
 from pathlib import Path
 
+# the bounds and checks of the options (snnsim._options); they stay importable from here
+from ._options import (MAX_EPOCHS, MAX_JOBS, MAX_SEED, check_data_option, check_engine,  # noqa: F401
+                       check_int, check_out_folder, check_subset)
+from ._options import fail as _fail
+from .errors import ParameterError
+
 __all__ = ["main"]
 
 
-# -- bounds of the options (README, "The snnsim command") -------------------------------------
-#: Largest --seed: scikit-learn's random_state (the MLP and logistic baselines, the continual
-#: MLPs) takes no more; the network's SeedSequence would take any integer >= 0.
-MAX_SEED = 2**32 - 1
-#: Most --epochs (with the model file's bounds the network's int64 step counter keeps a
-#: margin of more than 100x even for 60,000 images repeated the most times).
-MAX_EPOCHS = 100
-#: Most --jobs (threads of the frozen passes; each holds a copy of the network).
-MAX_JOBS = 256
+# -- snnsim run's output folder ---------------------------------------------------------------
 #: What makes a folder an earlier run's (refused as --out without --overwrite) ...
 RUN_MARKERS = ("summary.json", "checkpoint")
 #: ... and what --overwrite removes (only these names; nothing else in the folder).
 RUN_FILES = ("summary.json", "raster.png", "receptive_fields.png", "confusion_voting.png")
 DEFAULT_OUT = "snnsim-run"
-
-
-def _fail(message: str):
-    from .errors import ParameterError
-    raise ParameterError(message)
-
-
-def check_int(option: str, value, lo: int, hi: int | None = None, *, optional: bool = False) -> None:
-    """Refuse an integer option outside ``[lo, hi]`` (``None`` too unless ``optional``).
-
-    Raises
-    ------
-    ParameterError
-        ``--n-exc must be an integer from 1 to 10,000, got 0``.
-    """
-    if value is None and optional:
-        return
-    allowed = f"from {lo:,} to {hi:,}" if hi is not None else f">= {lo:,}"
-    if (isinstance(value, bool) or not isinstance(value, int) or value < lo
-            or (hi is not None and value > hi)):
-        shown = value if not isinstance(value, int) or len(str(value)) <= 24 else f"{str(value)[:12]}..."
-        _fail(f"{option} must be an integer {allowed}, got {shown}")
-
-
-def check_engine(name: str) -> None:
-    """Refuse an engine that is not registered or cannot run here (before any work)."""
-    from .engines import ENGINES, available_engines
-    if name not in ENGINES:
-        import difflib
-        hint = difflib.get_close_matches(str(name), list(ENGINES), n=1)
-        _fail(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}"
-              + (f"; did you mean {hint[0]!r}?" if hint else ""))
-    status = available_engines()[name]
-    if status != "available":
-        _fail(f"--engine {name}: {status}")
-    if name == "cuda":
-        from .engines.cuda import device_info
-        device_info()                 # EngineUnavailableError without a GPU
-
-
-def check_data_option(data: str | None, dataset: str) -> None:
-    """``--data`` only for the data sets read from IDX files, and then an existing folder."""
-    if data is None:
-        return
-    if dataset not in ("mnist", "fashion-mnist"):
-        _fail(f"--data is only for --dataset mnist or fashion-mnist (IDX files), not {dataset!r}")
-    if not data or not Path(data).is_dir():
-        _fail(f"--data {data!r} is not a folder (it should hold the gzip IDX files)")
-
-
-def check_out_folder(option: str, value: str) -> Path:
-    """A folder path for output: not empty, not an existing file, no file on its way."""
-    if not value or not value.strip():
-        _fail(f"{option} must name a folder, got {value!r}")
-    out = Path(value)
-    if out.exists() and not out.is_dir():
-        _fail(f"{option} {value!r} is a file, not a folder")
-    for parent in out.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                _fail(f"{option} {value!r}: {str(parent)!r} is a file, not a folder")
-            break
-    return out
 
 
 def _run_folder(args: argparse.Namespace) -> Path:
@@ -134,7 +69,7 @@ def _run_folder(args: argparse.Namespace) -> Path:
 
 def _check_run_options(args: argparse.Namespace) -> None:
     """Every option of ``snnsim run`` that can be checked without reading anything."""
-    from .diehl_cook import MAX_N_EXC
+    from .learning.diehl_cook import MAX_N_EXC
     check_int("--n-exc", args.n_exc, 1, MAX_N_EXC, optional=True)
     check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
     for option in ("--n-train", "--n-test", "--n-label"):
@@ -145,23 +80,14 @@ def _check_run_options(args: argparse.Namespace) -> None:
     check_data_option(args.data, args.dataset)
 
 
-def check_subset(ds, n_train, n_test) -> None:
-    """``--n-train`` / ``--n-test`` within the data set."""
-    for option, n, part, have in (("--n-train", n_train, "training", len(ds.y_train)),
-                                  ("--n-test", n_test, "test", len(ds.y_test))):
-        if n is not None and n > have:
-            _fail(f"{option} must be at most the {have:,} {part} examples of {ds.name}, got {n:,}")
-
-
 def _checked_inputs(args: argparse.Namespace):
     """Every input of ``snnsim run`` checked, in order, before anything is written or removed:
     the options, the model file, the engine, the output folder (only looked at), the data set
     and the parameters the classifier will use.  Returns (n_exc, out, ds, overrides)."""
     import numpy as np
 
-    from . import datasets
-    from .diehl_cook import DIGITS_SETTINGS, load_model
-    from .errors import ParameterError
+    from .learning import datasets
+    from .learning.diehl_cook import DIGITS_SETTINGS, load_model
     _check_run_options(args)
     params = load_model(args.model)
     n_exc = args.n_exc if args.n_exc is not None else params.n_exc
@@ -211,8 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import __version__
-    from .baselines import BaselineResult, comparison_table, logistic_baseline, mlp_baseline
-    from .classifier import STDPClassifier
+    from .learning.baselines import BaselineResult, comparison_table, logistic_baseline, mlp_baseline
+    from .learning.classifier import STDPClassifier
 
     t_start = time.perf_counter()
     n_exc, out, ds, overrides = _checked_inputs(args)
@@ -325,6 +251,215 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- snnsim continual (snnsim.learning.continual) ---------------------------------------------
+#: Examples of a continual experiment when --n-train / --n-test are left out (None: all).
+_CONTINUAL_SIZES = {"mnist-mini": (4000, 1000), "mnist": (4000, 1000),
+                    "fashion-mnist": (4000, 1000), "digits": (None, None)}
+
+
+def _continual(args: argparse.Namespace) -> int:
+    """``snnsim continual``: run the experiment, write table.txt, continual.json, continual.png."""
+    from . import __version__
+    from .learning import datasets
+    from .learning.continual import (FORGETTING_DEFINITION, ControlledForgetting, STDPLearner,
+                                     build_learners, equal_tasks, format_matrices, format_table,
+                                     parse_split, run_continual, task_indices)
+    from .learning.diehl_cook import DIGITS_SETTINGS, load_model
+
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    t_start = time.perf_counter()
+    out = _check_continual_options(args)      # every option, before anything is read or written
+    params = load_model(args.model)           # the model file, too
+    n_exc = args.n_exc
+    ds = datasets.load_dataset(args.dataset, **({"path": args.data} if args.data else {}))
+    check_subset(ds, args.n_train, args.n_test)
+    d_train, d_test = _CONTINUAL_SIZES.get(ds.name, (None, None))
+    n_train = args.n_train if args.n_train is not None else (
+        None if d_train is None else min(d_train, len(ds.y_train)))
+    n_test = args.n_test if args.n_test is not None else (
+        None if d_test is None else min(d_test, len(ds.y_test)))
+    ds = ds.subset(n_train=n_train, n_test=n_test, seed=args.seed)
+    classes = list(range(ds.n_classes))
+    if args.split is not None:
+        try:
+            tasks = parse_split(args.split, classes)
+        except ParameterError as exc:
+            msg = f"--{exc}" if str(exc).startswith("split") else f"--split: {exc}"
+            raise ParameterError(msg) from None
+    else:
+        check_int("--tasks", args.tasks, 1, ds.n_classes, optional=True)
+        tasks = equal_tasks(classes, args.tasks if args.tasks is not None else 2)
+    stream_classes = [c for t in tasks for c in t]
+    names = _learner_names(args.learners)
+    overrides = dict(DIGITS_SETTINGS) if ds.image_shape == (8, 8) and not args.original else {}
+    load_model(args.model, n_exc=n_exc, **overrides)   # the parameters the learners will use
+    cf = ControlledForgetting(per_class=args.per_class, min_share=args.min_share,
+                              recycle=not args.no_recycle, equalize=args.equalize,
+                              seed=args.seed)
+    learners = build_learners(names, n_exc=n_exc, classes=stream_classes, max_value=ds.max_value,
+                              model=args.model, model_params=overrides or None,
+                              readout=args.readout, rest_mode=args.rest_mode, n_jobs=args.jobs,
+                              engine=args.engine, seed=args.seed, progress=not args.quiet,
+                              mlp_epochs=args.mlp_epochs, stability=cf)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--out {str(out)!r} cannot be created: {exc.strerror or exc}") from None
+    tr_counts = [int(a.size) for a in task_indices(ds.y_train, tasks)]
+    te_counts = [int(a.size) for a in task_indices(ds.y_test, tasks)]
+    say(f"snnsim {__version__}: class-incremental {ds.name}, tasks "
+        + " ".join("{" + ",".join(map(str, t)) + "}" for t in tasks)
+        + f"; {sum(tr_counts)} training / {sum(te_counts)} test images; {n_exc} excitatory neurons "
+        f"(MLP: {n_exc} hidden units); learners {', '.join(names)}; seed {args.seed}")
+    results = run_continual(ds.x_train, ds.y_train, ds.x_test, ds.y_test, tasks, learners,
+                            seed=args.seed, epochs=args.epochs, say=say)
+    extra = {"mlp_sequential": ["probe"]} if "mlp_sequential" in results else {}
+    table = format_table(results, extra)
+    text = table + "\n\n" + format_matrices(results, tasks)
+    say("")
+    say(text)
+    (out / "table.txt").write_text(text + "\n")
+    for name, L in learners.items():
+        if isinstance(L, STDPLearner):
+            results[name]["seconds_per_train_image"] = L.clf.seconds_per_train_image_
+            if L.stability is not None:
+                results[name]["stability"] = {**L.stability.describe(),
+                                              "history": L.stability.history_}
+    doc = {
+        "dataset": ds.name, "tasks": [list(map(int, t)) for t in tasks],
+        "n_train_per_task": tr_counts, "n_test_per_task": te_counts, "n_exc": int(n_exc),
+        "epochs": int(args.epochs), "mlp_epochs": int(args.mlp_epochs), "seed": int(args.seed),
+        "readout": args.readout, "rest_mode": args.rest_mode, "engine": args.engine,
+        "jobs": int(args.jobs), "model_file": str(args.model), "model_overrides": overrides,
+        "n_exc_model_file": int(params.n_exc), "forgetting_definition": FORGETTING_DEFINITION,
+        "learners": results, "snnsim_version": __version__,
+        "wall_seconds": time.perf_counter() - t_start,
+    }
+    (out / "continual.json").write_text(json.dumps(doc, indent=1) + "\n")
+    _continual_figure(results, tasks, out / "continual.png", ds.name)
+    say(f"\nwrote {out / 'continual.json'}, {out / 'table.txt'} and {out / 'continual.png'} "
+        f"({doc['wall_seconds']:.0f} s)")
+    return 0
+
+
+def _learner_names(spec: str) -> list[str]:
+    """The learners of ``--learners`` (comma-separated names of :data:`snnsim.learning.continual.LEARNERS`)."""
+    import difflib
+
+    from .learning.continual import LEARNERS
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ParameterError(f"--learners: no learners given; choose from {', '.join(LEARNERS)}")
+    unknown = [n for n in names if n not in LEARNERS]
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], LEARNERS, n=1)
+        raise ParameterError(f"--learners: unknown learner(s) {', '.join(map(repr, unknown))}; "
+                             f"choose from {', '.join(LEARNERS)}"
+                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return names
+
+
+def _check_continual_options(args: argparse.Namespace) -> Path:
+    """Check every option of ``snnsim continual`` that needs nothing read; returns --out.
+
+    The bounds are those of ``snnsim run``; ``--mlp-epochs`` at most
+    10,000, ``--min-share`` in [0, 1]; an --out folder holding an earlier experiment
+    (``continual.json``) is refused unless ``--overwrite``.
+    """
+    from .learning.diehl_cook import MAX_N_EXC
+    check_int("--n-exc", args.n_exc, 1, MAX_N_EXC)
+    check_int("--n-train", args.n_train, 1, optional=True)
+    check_int("--n-test", args.n_test, 1, optional=True)
+    check_int("--tasks", args.tasks, 1, optional=True)
+    check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    check_int("--mlp-epochs", args.mlp_epochs, 1, 10_000)
+    check_int("--per-class", args.per_class, 1, MAX_N_EXC, optional=True)
+    if not 0.0 <= args.min_share <= 1.0:     # NaN fails too
+        raise ParameterError(f"--min-share must be a fraction in [0, 1], got {args.min_share!r}")
+    check_int("--seed", args.seed, 0, MAX_SEED)
+    check_int("--jobs", args.jobs, 1, MAX_JOBS)
+    _learner_names(args.learners)
+    check_data_option(args.data, args.dataset)
+    check_engine(args.engine)
+    out = check_out_folder("--out", args.out)
+    if (out / "continual.json").exists() and not args.overwrite:
+        raise ParameterError(f"--out {str(out)!r} already holds an experiment (continual.json); "
+                             "give --overwrite to replace it, or another --out folder")
+    return out
+
+
+def _continual_figure(results: dict, tasks, path: Path, title: str) -> None:
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_continual
+    axes = plot_continual(results, tasks=tasks)
+    fig = axes[0].figure
+    fig.suptitle(f"class-incremental {title}: accuracy per task over the sequence")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _add_continual_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``continual`` subcommand to the ``snnsim`` command's subparsers."""
+    from .learning.continual import LEARNERS
+    c = subparsers.add_parser(
+        "continual", help="class-incremental learning: STDP (with and without consolidation) "
+                          "against backprop trained sequentially and jointly",
+        description="Class-incremental learning: tasks of disjoint classes one after another; "
+                    "after each task every learner is tested on all classes seen so far. "
+                    "Writes table.txt, continual.json and continual.png into --out.")
+    c.add_argument("model", help="model file, e.g. models/diehl_cook_2015.toml")
+    c.add_argument("--dataset", default="mnist-mini",
+                   choices=["mnist-mini", "digits", "mnist", "fashion-mnist"])
+    c.add_argument("--data", default=None, help="folder with the IDX files (mnist, fashion-mnist)")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--split", default=None,
+                   help="tasks as class lists, e.g. 0-4,5-9 or 0+2,1+3 (default: two halves)")
+    g.add_argument("--tasks", type=int, default=None,
+                   help="K tasks of consecutive classes of (nearly) equal size")
+    c.add_argument("--n-exc", type=int, default=100,
+                   help="excitatory neurons, and hidden units of the MLPs (default 100)")
+    c.add_argument("--n-train", type=int, default=None,
+                   help="training examples in all (default 4000; digits: all 1437)")
+    c.add_argument("--n-test", type=int, default=None,
+                   help="test examples in all (default 1000; digits: all 360)")
+    c.add_argument("--epochs", type=int, default=1, help="STDP passes over each task (default 1)")
+    c.add_argument("--mlp-epochs", type=int, default=10, help="MLP passes over each task (default 10)")
+    c.add_argument("--readout", default="voting", choices=["voting", "proportion", "linear"],
+                   help="the STDP readout reported in the table (all three are in the JSON)")
+    c.add_argument("--learners", default=",".join(LEARNERS),
+                   help=f"comma-separated subset of {','.join(LEARNERS)}")
+    c.add_argument("--per-class", type=int, default=None,
+                   help="consolidation budget: most frozen neurons per class (default n_exc // classes)")
+    c.add_argument("--min-share", type=float, default=0.5,
+                   help="selectivity (spike share of the preferred class) needed to freeze a neuron")
+    c.add_argument("--no-recycle", action="store_true",
+                   help="keep the weights and thresholds of neurons that were not consolidated")
+    c.add_argument("--equalize", action="store_true",
+                   help="shift the adaptive thresholds of each newly consolidated group to the "
+                        "mean of the groups consolidated before")
+    c.add_argument("--engine", default="numba")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="threads for the frozen labelling/testing passes (default 2)")
+    c.add_argument("--rest-mode", default="reset", choices=["simulate", "reset"],
+                   help="reset the network between examples (default, fast) or simulate the pause")
+    c.add_argument("--original", action="store_true",
+                   help="use the model file unchanged on 8x8 digits (no digits settings)")
+    c.add_argument("--out", default="snnsim-continual",
+                   help="output folder (default ./snnsim-continual); one that holds an earlier "
+                        "experiment is refused unless --overwrite")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace the experiment in --out (its files are rewritten at the end)")
+    c.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    c.set_defaults(func=_continual)
+    return c
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the command's one error format: ``snnsim: error: ...``, exit status 2."""
 
@@ -369,11 +504,7 @@ def _parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_run)
     i = sub.add_parser("info", help="list engines and installed optional packages")
     i.set_defaults(func=_info)
-    try:
-        from .experiments.continual import add_parser as _add_continual
-        _add_continual(sub)
-    except ImportError:
-        pass
+    _add_continual_parser(sub)
     return ap
 
 

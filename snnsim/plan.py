@@ -31,15 +31,15 @@ which is what lets a run continue on another engine):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Plan", "build_plan"]
+__all__ = ["Plan", "build_plan", "check_builtin_neurons"]
 
-# population kinds
-KIND_CUR, KIND_COND, KIND_POISSON, KIND_SOURCE = 0, 1, 2, 3
+# population kinds (KIND_USER: a neuron model outside the LIF family; its parameters are only
+# in ``Plan.lowered``)
+KIND_CUR, KIND_COND, KIND_POISSON, KIND_SOURCE, KIND_USER = 0, 1, 2, 3, 4
 # pop_i columns
 (PI_KIND, PI_OFF, PI_N, PI_REF, PI_SRC_LO, PI_SRC_HI, PI_SRC_PTR, PI_REDRAW, PI_FROZEN,
  PI_ADAPT, PI_BIASARR) = range(11)
@@ -64,6 +64,18 @@ TM_HET, TM_EMISSION, TM_HOM = 0, 1, 2
 N_QF = 15
 
 STATE_ROWS = {"v": S_V, "g_e": S_GE, "g_i": S_GI, "i_e": S_GE, "i_i": S_GI, "theta": S_THETA}
+CHANNELS = (("i_e", "i_i"), ("g_e", "g_i"))  # the two receptor channels, current or conductance
+
+
+def extra_state(models) -> list[str]:
+    """State variable names of ``models``' kernels beyond the standard rows, sorted: they get
+    rows ``N_S, N_S + 1, ...`` of ``st``."""
+    from .neurons import NeuronModel
+    names = set()
+    for m in models:
+        if isinstance(m, NeuronModel):
+            names.update(s for s in m.kernel().state if s not in STATE_ROWS)
+    return sorted(names)
 
 
 @dataclass
@@ -98,9 +110,12 @@ class Plan:
     hx: np.ndarray              # float64[2, H]: history ring of presynaptic traces
     gain: np.ndarray            # float64[Y]: per-postsynaptic-neuron learning-rate factor
     flag: np.ndarray            # uint8[N rounded up to a multiple of 8] scratch
+    models: list = field(default_factory=list)   # each population's model record
+    lowered: list = field(default_factory=list)  # its lowered parameters by name (None: input)
     pop_names: list[str] = field(default_factory=list)
     prj_names: list[str] = field(default_factory=list)
     version: int = 0            # bumped whenever host code changes arrays an engine may cache
+    rows: dict = field(default_factory=lambda: dict(STATE_ROWS))  # state variable -> row of st
 
     @property
     def n_neurons(self) -> int:
@@ -115,63 +130,48 @@ class Plan:
         return float(self.step[0]) * self.dt
 
 
+# pop_f column of each lowered parameter of a LIF-family population (the flat layout that the
+# engines other than numba still read; the numba engine reads the lowered dict by name)
+_PF_OF = {"v_rest": PF_VREST, "v_reset": PF_VRESET, "v_th": PF_VTH, "pm": PF_PM, "pe": PF_PE,
+          "pi": PF_PI, "ke": PF_KE, "ki": PF_KI, "e_e": PF_EE, "e_i": PF_EI, "dttau": PF_DTTAU,
+          "theta_plus": PF_THPLUS, "p_theta": PF_PTHETA, "ce": PF_CE, "ci": PF_CI}
+# rows of st holding each state variable and per-neuron parameter by name
+PARAM_ROWS = {"bias": S_BIAS}
+
+
 def _neuron_params(model, dt: float) -> tuple[int, list[float], int]:
-    """Kernel parameters of a LIF-type population: (kind, pop_f row, refractory steps)."""
+    """Kernel parameters of a LIF-type population: (kind, pop_f row, refractory steps),
+    packed from the model's own lowering (:meth:`~snnsim.neurons.LIF.lower`)."""
     from .synapses import Conductance
 
-    syn = model.synapses
-    pm = math.exp(-dt / model.tau_m)
-    pe = math.exp(-dt / syn.tau_e)
-    pi_ = math.exp(-dt / syn.tau_i)
-
-    def k(tau_s: float) -> float:
-        """Exact propagator of an exponential current into v over one step,
-        K = tau_s / (tau_s - tau_m) * (exp(-dt/tau_s) - exp(-dt/tau_m)).
-
-        Written as pm * (dt/tau_m) * expm1(a)/a with a = dt (tau_s - tau_m) / (tau_s tau_m),
-        it is accurate to a few ulp for every tau_s (tau_s - tau_m is exact for tau_s within
-        a factor 2 of tau_m, and expm1(a)/a is well conditioned).  The direct expression
-        subtracts two nearly equal exponentials: its relative error is about
-        2 eps / (d * min(1, dt/tau_m)) with d = |tau_s - tau_m| / tau_m (2e-3 at d = 1e-12
-        and dt = tau_m / 20; until now d < 1e-12 took the limit d = 0, off by d dt / 2 tau_m).
-        At d >= 0.1 that is <= 2.2e-15 / min(1, dt/tau_m), within a factor 7.5 of its error at
-        the usual d ~ 0.75 (tau_e = 5 ms, tau_m = 20 ms): there the direct expression is kept,
-        so that such networks keep bitwise the propagators, and spikes, they always had.
-        """
-        tau_m = model.tau_m
-        if tau_s == tau_m:
-            return (dt / tau_m) * pm
-        if abs(tau_s - tau_m) >= 0.1 * tau_m:  # d >= 0.1: the direct expression
-            return tau_s / (tau_s - tau_m) * (math.exp(-dt / tau_s) - pm)
-        a = dt * (tau_s - tau_m) / (tau_s * tau_m)
-        if abs(a) >= 1.0:  # dt >> tau_m: no cancellation (and expm1(a) could overflow)
-            return tau_s / (tau_s - tau_m) * (math.exp(-dt / tau_s) - pm)
-        return pm * (dt / tau_m) * (math.expm1(a) / a if a != 0.0 else 1.0)
-
+    low = model.lower(dt)
     row = [0.0] * N_PF
-    row[PF_VREST] = model.v_rest
-    row[PF_VRESET] = model.v_reset
-    row[PF_VTH] = model.v_th
-    row[PF_PM] = pm
-    row[PF_PE] = pe
-    row[PF_PI] = pi_
-    row[PF_KE] = k(syn.tau_e)
-    row[PF_KI] = k(syn.tau_i)
-    if isinstance(syn, Conductance):
-        row[PF_EE] = syn.e_e
-        row[PF_EI] = syn.e_i
-        # step average of an exponentially decaying conductance: mean of g over the step is
-        # g * tau/dt * (1 - exp(-dt/tau))
-        row[PF_CE] = syn.tau_e / dt * -math.expm1(-dt / syn.tau_e)
-        row[PF_CI] = syn.tau_i / dt * -math.expm1(-dt / syn.tau_i)
-    row[PF_DTTAU] = dt / model.tau_m
-    if model.adaptive:
-        row[PF_THPLUS] = model.theta_plus
-        row[PF_PTHETA] = math.exp(-dt / model.tau_theta)
-    else:
-        row[PF_PTHETA] = 1.0
-    kind = KIND_COND if isinstance(syn, Conductance) else KIND_CUR
-    return kind, row, int(round(model.t_ref / dt))
+    for name, col in _PF_OF.items():
+        if name in low and not np.ndim(low[name]):
+            row[col] = low[name]
+    from .neurons.lif import LIF
+    if not isinstance(model, LIF):  # a model of its own: only the numba engine reads it
+        return KIND_USER, row, int(low["ref_steps"])
+    kind = KIND_COND if isinstance(model.synapses, Conductance) else KIND_CUR
+    return kind, row, int(low["ref_steps"])
+
+
+def check_builtin_neurons(plan: "Plan", engine: str) -> None:
+    """Refuse neuron models outside the LIF family on an engine that implements that family by
+    hand (``reference``, ``brian2``, ``cuda`` for now): a model with its own step functions
+    runs on ``numba``.  Raises :class:`~snnsim.errors.UnsupportedModelError`."""
+    from .errors import UnsupportedModelError
+    from .neurons.lif import BUILTIN_KERNELS
+
+    for p, model in enumerate(plan.models):
+        if plan.lowered[p] is None:
+            continue
+        kern = model.kernel()
+        if kern not in BUILTIN_KERNELS:
+            raise UnsupportedModelError(
+                f"engine {engine!r} cannot run neuron model {kern.name!r} "
+                f"({type(model).__name__}) of population {plan.pop_names[p]!r}: it implements "
+                f"only the built-in LIF and AdaptiveLIF step; run it with engine='numba'")
 
 
 def build_plan(net) -> Plan:
@@ -196,17 +196,21 @@ def build_plan(net) -> Plan:
 
     pop_i = np.zeros((P, N_PI), dtype=np.int64)
     pop_f = np.zeros((P, N_PF))
-    st = np.zeros((N_S, N))
+    extra = extra_state(p.model for p in pops)
+    rows = dict(STATE_ROWS, **{name: N_S + k for k, name in enumerate(extra)})
+    st = np.zeros((N_S + len(extra), N))
     ref = np.zeros(N, dtype=np.int32)
     nxt = np.zeros(N, dtype=np.int64)
     rng = np.zeros((P, 4), dtype=np.uint64)
     src_steps, src_idx = [], []
+    lowered: list = []
     e_off = 0
     for p, pop in enumerate(pops):
         lo, hi = int(offs[p]), int(offs[p + 1])
         pop_i[p, PI_OFF] = lo
         pop_i[p, PI_N] = pop.n
         m = pop.model
+        lowered.append(None if isinstance(m, (PoissonInput, SpikeSource)) else m.lower(dt))
         if isinstance(m, PoissonInput):
             pop_i[p, PI_KIND] = KIND_POISSON
             pop_i[p, PI_REDRAW] = 1
@@ -222,14 +226,14 @@ def build_plan(net) -> Plan:
             kind, row, ref_steps = _neuron_params(m, dt)
             pop_i[p, PI_KIND] = kind
             pop_i[p, PI_REF] = ref_steps
-            pop_i[p, PI_ADAPT] = int(m.adaptive)
+            pop_i[p, PI_ADAPT] = int(getattr(m, "adaptive", False))
             pop_f[p] = row
-            bias = np.asarray(m.i_bias) * (m.resistance or 0.0)
+            bias = np.asarray(lowered[-1].get("bias", 0.0))
             if bias.ndim:
                 pop_i[p, PI_BIASARR] = 1
             else:
                 pop_f[p, PF_BIAS] = float(bias)
-        pop._copy_state_into(st[:, lo:hi], ref[lo:hi], nxt[lo:hi], pop_i[p])
+        pop._copy_state_into(st[:, lo:hi], ref[lo:hi], nxt[lo:hi], pop_i[p], rows)
         rng[p] = pop._rng_state
 
     prj_i = np.zeros((Q, N_QI), dtype=np.int64)
@@ -336,6 +340,7 @@ def build_plan(net) -> Plan:
         syn_pre=syn_pre, syn_post=syn_post, syn_delay=syn_delay, w=w,
         col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx, gain=gain,
         flag=np.zeros(-(-N // 8) * 8, dtype=np.uint8),
+        models=[p.model for p in pops], lowered=lowered, rows=rows,
         pop_names=[p.name for p in pops], prj_names=[p.name for p in prjs])
     # re-point populations and projections at the plan's arrays
     for p, pop in enumerate(pops):

@@ -1,4 +1,5 @@
-"""Plots of spikes, rates, states, weights, receptive fields, STDP windows and results.
+"""Plots of spikes, rates, states, weights, receptive fields, STDP windows and results
+(accuracies, confusion matrices, continual-learning accuracy over a task sequence).
 
 Every function takes ``ax=None`` (a new figure is made when None), draws, and returns the
 ``Axes`` it drew on (a list of Axes where it draws several).  Nothing here calls
@@ -14,7 +15,8 @@ import numpy as np
 from .errors import ParameterError
 
 __all__ = ["raster", "population_rate", "state_traces", "weight_matrix", "weight_histogram",
-           "receptive_fields", "stdp_window", "accuracy_bars", "confusion_matrix"]
+           "receptive_fields", "stdp_window", "accuracy_bars", "confusion_matrix",
+           "plot_task_accuracy", "plot_seen_accuracy", "plot_continual"]
 
 _COLORS = ("tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 
@@ -225,3 +227,63 @@ def confusion_matrix(y_true, y_pred, ax=None, *, classes: Sequence | None = None
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     return ax
+
+
+# -- continual learning (results of snnsim.learning.continual.run_continual) -----------------------
+def plot_task_accuracy(entry: dict, ax=None, *, title: str | None = None,
+                       tasks: Sequence[Sequence[int]] | None = None):
+    """Accuracy on each task's classes (one line per task) over the sequence of tasks, and on
+    all seen classes (dashed black), for one learner's summary ``entry``.  Returns the Axes."""
+    ax = _axes(ax)
+    a = np.array([[np.nan if v is None else v for v in row] for row in entry["accuracy_matrix"]])
+    T = a.shape[0]
+    x = np.arange(1, T + 1)
+    for t in range(T):
+        label = f"task {t + 1}" + (f" {{{','.join(map(str, tasks[t]))}}}" if tasks else "")
+        ax.plot(x, 100 * a[t], marker="o", color=_COLORS[t % len(_COLORS)], label=label)
+    seen = np.array([np.nan if v is None else v for v in entry["accuracy_seen"]])
+    ax.plot(x, 100 * seen, ls="--", color="black", marker="s", ms=4, label="all seen")
+    ax.set_xticks(x)
+    ax.set_xlabel("after task")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 102)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_seen_accuracy(results: dict, ax=None):
+    """Accuracy on all classes seen so far after each task, one line per learner."""
+    ax = _axes(ax)
+    for k, (name, e) in enumerate(results.items()):
+        y = np.array([np.nan if v is None else v for v in e["accuracy_seen"]])
+        ax.plot(np.arange(1, len(y) + 1), 100 * y, marker="o", color=_COLORS[k % len(_COLORS)],
+                label=name)
+    ax.set_xticks(np.arange(1, len(y) + 1))
+    ax.set_xlabel("after task")
+    ax.set_ylabel("accuracy on seen classes (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_continual(results: dict, axes=None, tasks: Sequence[Sequence[int]] | None = None):
+    """One panel per learner (:func:`plot_task_accuracy`) and one comparing all learners
+    (:func:`plot_seen_accuracy`).  ``axes``: a sequence of len(results) + 1 Axes, or None
+    for a new figure.  Returns the list of Axes."""
+    n = len(results) + 1
+    if axes is None:
+        import matplotlib.pyplot as plt
+        cols = min(n, 3)
+        rows = int(np.ceil(n / cols))
+        fig, grid = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+        axes = list(grid.ravel())
+        for ax in axes[n:]:
+            ax.set_visible(False)
+    axes = list(axes)[:n]
+    for ax, (name, e) in zip(axes, results.items()):
+        plot_task_accuracy(e, ax=ax, title=f"{name} ({e['readout']})", tasks=tasks)
+    axes[0].legend(fontsize=7, loc="lower left")
+    plot_seen_accuracy(results, ax=axes[-1])
+    axes[-1].set_title("all seen classes")
+    return axes

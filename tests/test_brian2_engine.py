@@ -227,7 +227,7 @@ def test_train_on_one_engine_continue_on_the_other(first, second):
 def _driven(builder, seed, n=4000):
     net, h = builder(n, seed=seed)
     inp = net.add(sn.PoissonInput(400, rate=10 * Hz), name="drive")
-    w = 0.5 * mV if builder is sn.models.brette2007_cuba else 0.1
+    w = 0.5 * mV if builder is sn.reference_networks.brette2007_cuba else 0.1
     for pop in ("exc", "inh"):
         net.connect(inp, h[pop], sn.FixedProbability(0.05), weight=w)
     return net, h
@@ -237,7 +237,8 @@ def _rate(res, h, n=4000, duration=1.0):
     return (len(res[h["spikes_exc"]]) + len(res[h["spikes_inh"]])) / (n * duration)
 
 
-@pytest.mark.parametrize("builder", [sn.models.brette2007_cuba, sn.models.vogels_abbott2005_coba],
+@pytest.mark.parametrize("builder", [sn.reference_networks.brette2007_cuba,
+                                     sn.reference_networks.vogels_abbott2005_coba],
                          ids=["cuba", "coba"])
 def test_poisson_inputs_exact_by_default_and_statistical_with_poissongroup(builder):
     rates = {"numba": [], "brian2": []}
@@ -367,7 +368,7 @@ def test_brian2_global_state_is_restored_after_runs_and_failures():
     np.random.seed(12345)
     rng_before = np.random.get_state()
     pref_before = brian2.prefs["codegen.target"]
-    net, h = _driven(sn.models.brette2007_cuba, 1, n=400)
+    net, h = _driven(sn.reference_networks.brette2007_cuba, 1, n=400)
     res = net.run(20 * ms, engine="brian2", poisson="brian2")
     assert len(res[h["spikes_exc"]]) + len(res[h["spikes_inh"]]) > 0
     rng_after = np.random.get_state()

@@ -20,15 +20,15 @@ import pytest
 import snnsim as sn
 from snnsim import checkpoint as ck
 from snnsim import io
-from snnsim.classifier import STDPClassifier
-from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams
+from snnsim.learning.classifier import STDPClassifier
+from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams
 
 SETTINGS = dict(n_exc=10, input_max=16, rest_mode="reset", seed=0, checkpoint_every=30)
 N = 60
 
 
 def data():
-    from snnsim import datasets
+    from snnsim.learning import datasets
     ds = datasets.load_digits()
     return ds.x_train[:N], ds.y_train[:N]
 
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent("""
     import json, os, sys
     import numpy as np
     from snnsim import checkpoint as ck, datasets
-    from snnsim.classifier import STDPClassifier
+    from snnsim.learning.classifier import STDPClassifier
     mode, folder, out = sys.argv[1], sys.argv[2], sys.argv[3]
     settings = json.loads(sys.argv[4])
     ds = datasets.load_digits()

@@ -15,14 +15,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import snnsim as sn
-from snnsim.classifier import STDPClassifier
-from snnsim.diehl_cook import DIGITS_SETTINGS, DiehlCookParams, load_model
+from snnsim.learning.classifier import STDPClassifier
+from snnsim.learning.diehl_cook import DIGITS_SETTINGS, DiehlCookParams, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _two_classes(a=3, b=8):
-    ds = sn.datasets.load_digits()
+    ds = sn.learning.datasets.load_digits()
     tr = np.isin(ds.y_train, [a, b])
     te = np.isin(ds.y_test, [a, b])
     return ds.x_train[tr], ds.y_train[tr], ds.x_test[te], ds.y_test[te]
@@ -93,7 +93,7 @@ def test_sklearn_estimator_checks():
                                    "arbitrary features) are below what unsupervised STDP learns from",
     }
     est = STDPClassifier(n_exc=5, input_max=1e6, rest_mode="reset", model_params={
-        "present": 0.02, "min_spikes": 1, "max_intensity": 64.0})
+        "present": 0.02, "min_spikes": 1, "max_intensity": 4.0})
     results = check_estimator(est, on_fail=None, on_skip=None, expected_failed_checks=expected)
     failed = [r for r in results if r["status"] == "failed"]
     passed = [r for r in results if r["status"] == "passed"]

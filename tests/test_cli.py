@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 import snnsim as sn
 from snnsim import checkpoint as ck
-from snnsim.classifier import STDPClassifier
 from snnsim.cli import MAX_SEED, main
-from snnsim.diehl_cook import MAX_N_EXC, MODEL_FILE_KEYS, DiehlCookParams, load_model
+from snnsim.learning.classifier import STDPClassifier
+from snnsim.learning.diehl_cook import MAX_N_EXC, MODEL_FILE_KEYS, DiehlCookParams, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "diehl_cook_2015.toml"
@@ -441,7 +441,7 @@ WINDOW = 20          # running-accuracy window of these runs (250 in real runs)
 CHILD = textwrap.dedent("""
     import os, signal, sys
     from snnsim import checkpoint as ck
-    from snnsim.classifier import STDPClassifier
+    from snnsim.learning.classifier import STDPClassifier
     from snnsim.cli import main
     STDPClassifier.curve_window = int(sys.argv[1])
     save = ck.save_classifier_checkpoint

@@ -199,7 +199,7 @@ def test_locate_falls_back_to_the_models_folder_and_names_what_it_tried(monkeypa
 def test_network_worker_records_what_a_plain_run_gives():
     """The worker's warm-up network and ``run(0.0)`` leave the timed run bitwise equal to a
     user's plain ``net.run(duration)`` from the same seed: spikes and weights."""
-    from snnsim.models import brette2007_cuba
+    from snnsim.reference_networks import brette2007_cuba
     spec = {"kind": "cuba", "tree": str(ROOT), "n": 300, "duration": 0.03, "seed": 3}
     info, arrays = cv._network_workload(spec)
     net, h = brette2007_cuba(300, seed=3)
@@ -224,8 +224,8 @@ def test_network_worker_records_what_a_plain_run_gives():
 def test_diehl_cook_worker_records_what_a_plain_training_gives():
     """Counts, thresholds and weights of the worker's timed training equal a plain training of
     a fresh network on the same images; the spike times it keeps add up to the counts."""
-    from snnsim.datasets import load_mnist_mini
-    from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams
+    from snnsim.learning.datasets import load_mnist_mini
+    from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams
     spec = {"kind": "dc", "tree": str(ROOT), "n": 8, "n_images": 2, "seed": 1}
     info, arrays = cv._diehl_cook_workload(spec)
     images = load_mnist_mini().x_train[:2].reshape(2, -1)

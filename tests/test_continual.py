@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import snnsim as sn
-from snnsim.classifier import STDPClassifier
-from snnsim.diehl_cook import DIGITS_SETTINGS
-from snnsim.experiments.continual import (ControlledForgetting, JointMLP, SequentialMLP,
-                                          average_forgetting, equal_tasks, parse_split,
-                                          plot_continual, run_continual, task_indices)
+from snnsim.learning.classifier import STDPClassifier
+from snnsim.learning.continual import (ControlledForgetting, JointMLP, SequentialMLP, average_forgetting,
+                                       equal_tasks, parse_split, run_continual, task_indices)
+from snnsim.learning.diehl_cook import DIGITS_SETTINGS
+from snnsim.plot import plot_continual
 
 # -- task splitter -----------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ def _clf(n_exc, **kw):
 
 
 def _digits_tasks(n_a, n_b, a=(0, 1, 2, 3, 4)):
-    ds = sn.datasets.load_digits()
+    ds = sn.learning.datasets.load_digits()
     in_a = np.isin(ds.y_train, a)
     xa, ya = ds.x_train[in_a][:n_a], ds.y_train[in_a][:n_a]
     xb, yb = ds.x_train[~in_a][:n_b], ds.y_train[~in_a][:n_b]
@@ -236,7 +236,7 @@ def test_consolidation_freezes_selective_neurons_within_budget_and_stops_their_l
 
 
 def test_recycling_gives_free_neurons_fresh_weights_and_thresholds():
-    from snnsim.experiments.continual import STDPLearner
+    from snnsim.learning.continual import STDPLearner
     _, (xa, ya), (xb, yb) = _digits_tasks(150, 40)
     clf = _clf(20)
     cf = ControlledForgetting(per_class=1)
@@ -269,7 +269,7 @@ def test_recycling_gives_free_neurons_fresh_weights_and_thresholds():
 # -- the backprop learners ------------------------------------------------------------------------------
 
 def test_sequential_mlp_forgets_and_joint_mlp_does_not():
-    ds = sn.datasets.load_digits()
+    ds = sn.learning.datasets.load_digits()
     tasks = [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9)]
     learners = {"seq": SequentialMLP(range(10), n_hidden=32, epochs=20, max_value=16),
                 "joint": JointMLP(range(10), n_hidden=32, epochs=60, max_value=16)}
@@ -380,7 +380,7 @@ def test_continual_command_rejects_an_empty_learner_list(tmp_path, capsys):
 def test_equalize_shifts_each_new_consolidated_group_to_the_older_groups_mean_threshold():
     from sklearn.exceptions import NotFittedError
 
-    from snnsim.experiments.continual import STDPLearner
+    from snnsim.learning.continual import STDPLearner
     _, (xa, ya), (xb, yb) = _digits_tasks(150, 150)
     with pytest.raises(NotFittedError, match="partial_fit"):
         _clf(20).relabel()

@@ -1,4 +1,4 @@
-"""Tests of snnsim.datasets: IDX reading, MD5 checks, file lookup, the built-in data sets.
+"""Tests of snnsim.learning.datasets: IDX reading, MD5 checks, file lookup, built-in data sets.
 
 No test reads a real MNIST download: IDX files are written here, in tmp_path.
 """
@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from snnsim import datasets
-from snnsim.datasets import (DATASETS, Dataset, load_dataset, load_digits, load_fashion_mnist,
-                             load_mnist, load_mnist_mini, read_idx)
 from snnsim.errors import DataError, ParameterError
+from snnsim.learning import datasets
+from snnsim.learning.datasets import (DATASETS, Dataset, load_dataset, load_digits, load_fashion_mnist,
+                                      load_mnist, load_mnist_mini, read_idx)
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")

@@ -272,7 +272,7 @@ def test_plain_h5py_reading_follows_the_documented_layout(tmp_path):
 
 def test_documented_example_runs(tmp_path):
     """The plain-h5py example of docs/hdf5-format.md runs on a saved Diehl & Cook network."""
-    from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams
+    from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams
     doc = (Path(__file__).parents[1] / "docs" / "hdf5-format.md").read_text()
     code = re.search(r"## Reading a file with plain h5py.*?```python\n(.*?)```", doc, re.S).group(1)
     assert "snnsim" not in code.replace('"snnsim"', "")

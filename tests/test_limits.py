@@ -24,6 +24,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import snnsim as sn
 import snnsim.network as snn
+import snnsim._memory as snn_checks  # where the memory probe is looked up
+import snnsim.network.running as snn_run  # where the chunking tunables are looked up
 from snnsim.plan import S_GE
 from snnsim.units import Hz, mV, ms
 
@@ -42,7 +44,7 @@ def _small():
 def little_memory(monkeypatch):
     """Pretend the machine has 32 MiB available (``raising=False``: on code without the
     memory checks the patch does nothing and the tests fail, as they should)."""
-    monkeypatch.setattr(snn, "available_memory", lambda: 32 * 2 ** 20, raising=False)
+    monkeypatch.setattr(snn_checks, "available_memory", lambda: 32 * 2 ** 20, raising=False)
 
 
 # -- generated bad calls ---------------------------------------------------------------------
@@ -270,7 +272,7 @@ def test_delay_rounding_rule_and_warning():
 
 def test_diehl_cook_network_builds_without_warnings():
     # Uniform(0, 10 ms) delays (rounded per synapse) must not warn: warnings are errors here
-    from snnsim.diehl_cook import DiehlCookNetwork, DiehlCookParams
+    from snnsim.learning.diehl_cook import DiehlCookNetwork, DiehlCookParams
     dc = DiehlCookNetwork(DiehlCookParams(n_exc=4), 16, seed=0)
     assert any(pr.delays.max() > pr.delays.min() for pr in dc.network.projections)
 
@@ -325,7 +327,7 @@ def test_history_ring_of_long_delays_is_estimated(little_memory):
 def test_compile_estimates_the_plan(monkeypatch):
     net = sn.Network(dt=0.1 * ms, seed=0)
     net.add(sn.LIF(1_000_000))
-    monkeypatch.setattr(snn, "available_memory", lambda: 64 * 2 ** 20, raising=False)
+    monkeypatch.setattr(snn_checks, "available_memory", lambda: 64 * 2 ** 20, raising=False)
     with pytest.raises(sn.ResourceError, match=r"compiling the network \(1000000 neurons"):
         net.compile()
 
@@ -404,8 +406,8 @@ def test_chunked_runs_are_bitwise_one_run(engine, monkeypatch):
     a, ha = _chunk_net()
     b, hb = _chunk_net()
     rb = b.run(30 * ms, engine=engine)  # one chunk (300 steps < the first chunk)
-    monkeypatch.setattr(snn, "_FIRST_CHUNK_STEPS", 7, raising=False)
-    monkeypatch.setattr(snn, "_CHUNK_S", 1e-12, raising=False)  # then chunks of one step
+    monkeypatch.setattr(snn_run, "_FIRST_CHUNK_STEPS", 7, raising=False)
+    monkeypatch.setattr(snn_run, "_CHUNK_S", 1e-12, raising=False)  # then chunks of one step
     calls = []
     a.compile()
     sim_run = a._simulation(engine, {}).__class__.run
@@ -428,9 +430,9 @@ def test_progress_bar_only_for_long_runs(monkeypatch, capsys):
     assert "simulating" not in capsys.readouterr().err  # short: no bar by default
     net.run(5 * ms, progress=True)
     assert "simulating" in capsys.readouterr().err
-    monkeypatch.setattr(snn, "_FIRST_CHUNK_STEPS", 10, raising=False)
-    monkeypatch.setattr(snn, "_CHUNK_S", 1e-12, raising=False)
-    monkeypatch.setattr(snn, "_BAR_AFTER_S", 0.0, raising=False)  # every run is "long" now
+    monkeypatch.setattr(snn_run, "_FIRST_CHUNK_STEPS", 10, raising=False)
+    monkeypatch.setattr(snn_run, "_CHUNK_S", 1e-12, raising=False)
+    monkeypatch.setattr(snn_run, "_BAR_AFTER_S", 0.0, raising=False)  # every run is "long" now
     net.run(5 * ms)
     assert "simulating" in capsys.readouterr().err
     net.run(5 * ms, progress=False)
@@ -451,7 +453,7 @@ def test_a_slow_first_chunk_alone_shows_no_bar(monkeypatch, capsys):
         calls.append(k)
         sim_run(self, k, rec)
     monkeypatch.setattr(cls, "run", run)
-    monkeypatch.setattr(snn, "_BAR_AFTER_S", 1.0, raising=False)
+    monkeypatch.setattr(snn_run, "_BAR_AFTER_S", 1.0, raising=False)
     # 1000 steps in 0.3 s: 4000 more would take 1.2 s by the first chunk; really ~0.05 s
     net.run(500 * ms)
     assert len(calls) >= 2 and "simulating" not in capsys.readouterr().err
@@ -461,9 +463,9 @@ _SIGINT_CHILD = textwrap.dedent("""
     import json, sys
     import numpy as np
     import snnsim as sn
-    import snnsim.network as snn
+    import snnsim.network.running as snn_run
     from snnsim.units import Hz, mV, ms
-    snn._CHUNK_S = 0.02
+    snn_run._CHUNK_S = 0.02
 
     def build():
         net = sn.Network(dt=0.1 * ms, seed=4)
@@ -534,8 +536,8 @@ def test_interrupted_result_is_the_prefix_of_a_straight_run(monkeypatch):
     extra = a.record_state(a["exc"], "v", [1, 2, 29], every=0.7 * ms)
     b, hb = _chunk_net()
     extra_b = b.record_state(b["exc"], "v", [1, 2, 29], every=0.7 * ms)
-    monkeypatch.setattr(snn, "_FIRST_CHUNK_STEPS", 23, raising=False)
-    monkeypatch.setattr(snn, "_CHUNK_S", 1e-12, raising=False)
+    monkeypatch.setattr(snn_run, "_FIRST_CHUNK_STEPS", 23, raising=False)
+    monkeypatch.setattr(snn_run, "_CHUNK_S", 1e-12, raising=False)
     a.compile()
     cls = a._simulation("numba", {}).__class__
     sim_run, calls = cls.run, []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnsim.models import brette2007_cuba, vogels_abbott2005_coba
+from snnsim.reference_networks import brette2007_cuba, vogels_abbott2005_coba
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def test_song_miller_abbott_bimodality_100s():
 def test_song_miller_abbott_weights_start_to_split():
     """A 20 s run of the same model (default test run): the distribution, uniform at first,
     already has more weights near both bounds than a uniform one would."""
-    from snnsim.models import song_miller_abbott2000
+    from snnsim.reference_networks import song_miller_abbott2000
     net, h = song_miller_abbott2000(seed=1)
     net.run(20.0)
     w = h["proj"].get_weights("sparse")[2] / h["g_max"]

@@ -125,6 +125,14 @@ def test_conductance_overflow_names_g_e_and_the_run_can_go_on(threads):
 finite_big = st.one_of(st.floats(-BIG, -1e307), st.floats(1e307, BIG), st.floats(-1.0, 1.0))
 
 
+def _set_param(plan, p, name, col, value):
+    """Set a lowered parameter of population p beyond the records' bounds: in the flat columns
+    (engines other than numba) and by name (the numba engine's generated loop)."""
+    plan.pop_f[p, col] = value
+    plan.lowered[p][name] = value
+    plan.version += 1
+
+
 @pytest.mark.parametrize("bias_array", [False, True])
 @FAST
 @given(v0=finite_big, b=finite_big)
@@ -141,7 +149,7 @@ def test_bias_and_v_overflow_names_v(bias_array, v0, b):
     if bias_array:  # the general loop (per-neuron bias)
         plan.st[S_BIAS, lo + 1] = b
     else:           # the simple loop (bias of the population; neuron 0 starts at v_rest)
-        plan.pop_f[0, PF_BIAS] = b
+        _set_param(plan, 0, "bias", PF_BIAS, b)
     vinf = model.v_rest + b  # finite: |v_rest| is tiny
     vn = vinf + (v0 - vinf) * math.exp(-DT / model.tau_m) + 0.0 + 0.0
     event("overflows" if not math.isfinite(vn) else "stays finite")
@@ -184,7 +192,7 @@ def test_theta_non_finite_in_state_and_after_its_jump(threads):
     plan.st[S_THETA, lo_b + 1] = 0.0
     plan.st[S_THETA, 0] = 1e308
     plan.st[S_V, 0] = 1.7e308
-    plan.pop_f[0, PF_THPLUS] = 1e308
+    _set_param(plan, 0, "theta_plus", PF_THPLUS, 1e308)
     m = a.model
     t = 1e308 * math.exp(-DT / m.tau_theta)
     vn = m.v_rest + (1.7e308 - m.v_rest) * math.exp(-DT / m.tau_m)

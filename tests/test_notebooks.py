@@ -52,6 +52,13 @@ CHECKS = {
         lambda r: (abs(r["hand"] - 0.55) < 1e-12 and r["first"]["mlp_sequential"] < 0.5
                    and r["first"]["mlp_joint"] > 0.7
                    and r["first"]["stdp_cf"] > r["first"]["mlp_sequential"] + 0.2)),
+    # a user-defined model: the three patterns spike (fast spiking most), chattering bursts,
+    # and the reference engine refuses the model by name
+    "06_user_models.ipynb": (
+        "{'counts': counts, 'bursting': bursting, 'refused': refused}",
+        lambda r: (min(r["counts"].values()) > 3
+                   and r["counts"]["fast spiking"] > 2 * r["counts"]["regular spiking"]
+                   and r["bursting"] and "Izhikevich" in r["refused"])),
 }
 
 

@@ -322,11 +322,29 @@ def _calls():
         "stdp_window": lambda ax: plot.stdp_window(sn.PairSTDP(), ax=ax),
         "accuracy_bars": lambda ax: plot.accuracy_bars({"a": 0.5}, ax=ax),
         "confusion_matrix": lambda ax: plot.confusion_matrix([0, 1], [0, 0], ax=ax),
+        "plot_task_accuracy": lambda ax: plot.plot_task_accuracy(_CONTINUAL_ENTRY, ax=ax),
+        "plot_seen_accuracy": lambda ax: plot.plot_seen_accuracy({"a": _CONTINUAL_ENTRY}, ax=ax),
     }
 
 
+# one learner's summary from snnsim.learning.continual.run_continual
+_CONTINUAL_ENTRY = {"readout": "voting", "accuracy_matrix": [[0.9, 0.5], [None, 0.8]],
+                    "accuracy_seen": [0.9, 0.65]}
+# functions that draw on several Axes (tested on their own below)
+_SEVERAL = {"plot_continual"}
+
+
 def test_every_public_function_is_covered():
-    assert set(_calls()) == set(plot.__all__)
+    assert set(_calls()) | _SEVERAL == set(plot.__all__)
+
+
+def test_plot_continual_draws_on_the_given_axes():
+    fig, axes = plt.subplots(1, 4)
+    out = plot.plot_continual({"a": _CONTINUAL_ENTRY, "b": _CONTINUAL_ENTRY}, axes=axes,
+                              tasks=[(0, 1), (2, 3)])
+    assert out == list(axes[:3])
+    assert all(ax.has_data() for ax in out) and not axes[3].has_data()
+    assert len(plt.get_fignums()) == 1
 
 
 @pytest.mark.parametrize("name", sorted(_calls()))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import snnsim as sn
-from snnsim.baselines import comparison_table, logistic_baseline, mlp_baseline
-from snnsim.encoding import intensity_to_rates, poisson_spike_trains
-from snnsim.readout import LinearReadout, ProportionReadout, VotingReadout, make_readout
+from snnsim.learning.baselines import comparison_table, logistic_baseline, mlp_baseline
+from snnsim.learning.encoding import intensity_to_rates, poisson_spike_trains
+from snnsim.learning.readout import LinearReadout, ProportionReadout, VotingReadout, make_readout
 
 
 def test_voting_assigns_the_class_of_highest_mean_response():
@@ -72,7 +72,7 @@ def test_poisson_spike_trains_rate():
 
 
 def test_baselines_learn_digits():
-    ds = sn.datasets.load_digits()
+    ds = sn.learning.datasets.load_digits()
     m = mlp_baseline(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_hidden=50, max_value=16)
     lr = logistic_baseline(ds.x_train, ds.y_train, ds.x_test, ds.y_test, max_value=16)
     assert m.accuracy > 0.9 and lr.accuracy > 0.9

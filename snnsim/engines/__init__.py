@@ -113,7 +113,6 @@ class RecordingSpec:
 
     @classmethod
     def build(cls, net, plan) -> "RecordingSpec":
-        from ..plan import STATE_ROWS
         N = plan.n_neurons
         mask = np.zeros(N, dtype=np.uint8)
         var, idx, every, rpop, mons = [], [], [], [], []
@@ -130,7 +129,7 @@ class RecordingSpec:
                 rows = {}
                 for v in h.variables:
                     rows[v] = (len(var), h.indices.size)
-                    var.extend([STATE_ROWS[v]] * h.indices.size)
+                    var.extend([plan.rows[v]] * h.indices.size)
                     idx.extend((lo + h.indices).tolist())
                     every.extend([h.every] * h.indices.size)
                 mons.append((h, {"rows": rows}))
@@ -195,7 +194,7 @@ class RunRecording:
         need = int(self.spk_n[0]) + self.spec.rec_per_step
         if need > self.spk_t.size:
             cap = max(2 * self.spk_t.size, need)
-            from ..network import _check_memory
+            from .._memory import _check_memory
             _check_memory(f"recording spikes ({int(self.spk_n[0])} so far): a spike buffer of "
                           f"{cap} spikes", 16 * cap)
             for name in ("spk_t", "spk_i"):

@@ -1,4 +1,6 @@
-"""Numba kernels of the ``numba`` engine: the whole time loop in compiled code.
+"""Numba kernels of the ``numba`` engine: the phases of a step that do not depend on the
+neuron models (the time loop and the neuron updates are generated for the models of a network
+by :mod:`snnsim.engines._numba_gen`).
 
 The kernels take the flat arrays of a :class:`~snnsim.plan.Plan` (column layouts are
 the constants of :mod:`snnsim.plan`) and update them in place.  One step ``n`` (time
@@ -10,8 +12,8 @@ the constants of :mod:`snnsim.plan`) and update them in place.  One step ``n`` (
    delay is ``d`` and adds each weight to the target's channel (then, for plastic
    projections with ``timing='arrival'``, applies depression);
 3. state recording (values at time ``t``, after arrivals);
-4. neuron update from ``t`` to ``t + dt`` (exact for current synapses, exponential Euler
-   for conductances), threshold, reset; inputs emit their spikes;
+4. neuron update from ``t`` to ``t + dt`` by each model's step functions (generated),
+   threshold, reset; inputs emit their spikes;
 5. plasticity at this step's spikes: presynaptic side first (emission-time depression,
    trace jumps), then postsynaptic side (potentiation walking the CSC column);
 6. spike and rate recording.
@@ -27,7 +29,8 @@ count is non-zero is the population scanned for the first neuron whose state is 
 weight updates check for a NaN weight (weights are clipped to finite bounds, so only NaN
 gets through).  The time loop then returns at the end of that step, and
 :class:`~snnsim.engines.numba_cpu.NumbaSimulation` raises
-:class:`~snnsim.errors.NonFiniteStateError`.
+:class:`~snnsim.errors.NonFiniteStateError`.  (The neuron side of this check is generated
+with the update loops; see :mod:`snnsim.engines._numba_gen`.)
 """
 
 from __future__ import annotations
@@ -37,16 +40,13 @@ import math
 import numba as nb
 import numpy as np
 
-from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_DTTAU, PF_EE,
-                    PF_BIAS, PF_CE, PF_CI, PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
-                    PF_VREST, PF_VTH, PI_ADAPT, PI_BIASARR, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
-                    PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
+from ..plan import (KIND_POISSON, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
                     QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
                     QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_TMODE, QI_HOFF, QI_NDEL,
                     QI_NORM_EVERY, QI_NSYN, QI_ONSTEP, QI_PLASTIC, QI_SOFF, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
-                    QI_YOFF, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V, TM_EMISSION, TM_HET,
+                    QI_YOFF, S_GE, S_LOGQ, S_P, TM_EMISSION, TM_HET,
                     TM_HOM)
-from ._fastmath import prefetch, vexp
+from ._fastmath import prefetch
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 _INNER = dict(_JIT, no_cpython_wrapper=True)  # called from compiled code only
@@ -123,246 +123,6 @@ def _ltp(w, x1, y2b, a2p, a3p, wmin, wmax, mult, mu):
         base = max(wmax - w, 0.0)
         dw *= base if mu == 1.0 else base ** mu
     return _clip(w + dw, wmin, wmax)
-
-
-# --- neuron updates (vectorisable loops) ----------------------------------------------------
-
-@nb.njit(**_INNER)
-def _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth, ce, ci):
-    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
-
-    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
-    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
-    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
-    branches LLVM did not vectorise the loop at all.
-
-    Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
-    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
-    """
-    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
-    # stop LLVM from vectorising)
-    v = v[lo:hi]
-    ge = ge[lo:hi]
-    gi = gi[lo:hi]
-    ref = ref[lo:hi]
-    flag = flag[lo:hi]
-    n = hi - lo
-    nbad = 0
-    if general:
-        th = th[lo:hi]
-        bias = bias[lo:hi]
-        for i in range(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            vinf = vrest + bias[i]
-            vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
-            t = th[i] * pth
-            th[i] = t
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth + t)
-            nbad += (vn - vn) + (t - t) != 0.0
-    else:
-        for i in range(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            vn = vrest + (vi - vrest) * pm + gei * ke + gii * ki
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth)
-            nbad += vn - vn != 0.0
-    return nbad
-
-
-@nb.njit(**dict(_INNER, parallel=True))
-def _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth, ce, ci):
-    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
-
-    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
-    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
-    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
-    branches LLVM did not vectorise the loop at all.
-
-    Current synapses: exact propagator ``v' = v_inf + (v - v_inf) pm + x_e ke + x_i ki``.  ``general`` selects the loop that also handles the adaptive threshold
-    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
-    """
-    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
-    # stop LLVM from vectorising)
-    v = v[lo:hi]
-    ge = ge[lo:hi]
-    gi = gi[lo:hi]
-    ref = ref[lo:hi]
-    flag = flag[lo:hi]
-    n = hi - lo
-    nbad = 0
-    if general:
-        th = th[lo:hi]
-        bias = bias[lo:hi]
-        for i in nb.prange(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            vinf = vrest + bias[i]
-            vn = vinf + (vi - vinf) * pm + gei * ke + gii * ki
-            t = th[i] * pth
-            th[i] = t
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth + t)
-            nbad += (vn - vn) + (t - t) != 0.0
-    else:
-        for i in nb.prange(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            vn = vrest + (vi - vrest) * pm + gei * ke + gii * ki
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth)
-            nbad += vn - vn != 0.0
-    return nbad
-
-
-@nb.njit(**_INNER)
-def _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth, ce, ci):
-    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
-
-    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
-    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
-    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
-    branches LLVM did not vectorise the loop at all.
-
-    Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
-    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
-    """
-    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
-    # stop LLVM from vectorising)
-    v = v[lo:hi]
-    ge = ge[lo:hi]
-    gi = gi[lo:hi]
-    ref = ref[lo:hi]
-    flag = flag[lo:hi]
-    n = hi - lo
-    nbad = 0
-    if general:
-        th = th[lo:hi]
-        bias = bias[lo:hi]
-        for i in range(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            gea = gei * ce
-            gia = gii * ci
-            gs = 1.0 + gea + gia
-            vinf = (vrest + bias[i] + gea * ee + gia * ei) / gs
-            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-            t = th[i] * pth
-            th[i] = t
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth + t)
-            nbad += (vn - vn) + (t - t) != 0.0
-    else:
-        for i in range(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            gea = gei * ce
-            gia = gii * ci
-            gs = 1.0 + gea + gia
-            vinf = (vrest + gea * ee + gia * ei) / gs
-            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth)
-            nbad += vn - vn != 0.0
-    return nbad
-
-
-@nb.njit(**dict(_INNER, parallel=True))
-def _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, vrest, vth, pm, pe, pi_, ke, ki, ee, ei,
-         dttau, pth, ce, ci):
-    """Advance neurons lo..hi by one step; flag[i] = 1 where a neuron crosses threshold.
-
-    Returns the number of neurons whose new v (or theta) is not finite (``x - x`` is 0
-    exactly when x is finite): an integer reduction, which keeps the loop vectorised.  The
-    flag is computed with bitwise operations on booleans, not ``and``/``if``: with those
-    branches LLVM did not vectorise the loop at all.
-
-    Conductance synapses: exponential Euler with g replaced by its exact mean over the step.  ``general`` selects the loop that also handles the adaptive threshold
-    and per-neuron bias; the other loop touches only v, g_e, g_i and ref (less memory).
-    """
-    # slices, so the loop index provably starts at 0 (no negative-index checks, which would
-    # stop LLVM from vectorising)
-    v = v[lo:hi]
-    ge = ge[lo:hi]
-    gi = gi[lo:hi]
-    ref = ref[lo:hi]
-    flag = flag[lo:hi]
-    n = hi - lo
-    nbad = 0
-    if general:
-        th = th[lo:hi]
-        bias = bias[lo:hi]
-        for i in nb.prange(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            gea = gei * ce
-            gia = gii * ci
-            gs = 1.0 + gea + gia
-            vinf = (vrest + bias[i] + gea * ee + gia * ei) / gs
-            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-            t = th[i] * pth
-            th[i] = t
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth + t)
-            nbad += (vn - vn) + (t - t) != 0.0
-    else:
-        for i in nb.prange(n):
-            r = ref[i]
-            vi = v[i]
-            gei = ge[i]
-            gii = gi[i]
-            gea = gei * ce
-            gia = gii * ci
-            gs = 1.0 + gea + gia
-            vinf = (vrest + gea * ee + gia * ei) / gs
-            vn = vinf + (vi - vinf) * vexp(-dttau * gs)
-            v[i] = vn if r == 0 else vi
-            ref[i] = r - 1 if r > 0 else 0
-            ge[i] = gei * pe
-            gi[i] = gii * pi_
-            flag[i] = (r == 0) & (vn >= vth)
-            nbad += vn - vn != 0.0
-    return nbad
 
 
 # --- helpers callable from Python -----------------------------------------------------------
@@ -574,37 +334,6 @@ ERR_NEURON, ERR_WEIGHT = 1, 2
 
 
 @nb.njit(**_INNER)
-def _note_neuron(err, errv, n, p, i, v, ge, gi, th):
-    """Note neuron i of population p if its state is not finite at step n (the first only).
-
-    Named in the order the step produces them: the channels (arrivals), then v, then theta.
-    Nothing is noted when the state is finite (the discarded update of a refractory neuron
-    may not have been): such a value is noted at the step that stores it."""
-    if err[0] != 0:
-        return
-    if ge[i] - ge[i] != 0.0:
-        row = S_GE
-        x = ge[i]
-    elif gi[i] - gi[i] != 0.0:
-        row = S_GI
-        x = gi[i]
-    elif v[i] - v[i] != 0.0:
-        row = S_V
-        x = v[i]
-    elif th[i] - th[i] != 0.0:
-        row = S_THETA
-        x = th[i]
-    else:
-        return
-    err[0] = ERR_NEURON
-    err[1] = p
-    err[2] = i
-    err[3] = row
-    err[4] = n
-    errv[0] = x
-
-
-@nb.njit(**_INNER)
 def _note_weight(err, errv, n, q, k, w):
     """Note plastic weight k of projection q, non-finite after an update at step n."""
     if err[0] != 0:
@@ -615,37 +344,6 @@ def _note_weight(err, errv, n, q, k, w):
     err[3] = -1
     err[4] = n
     errv[0] = w[k]
-
-
-@nb.njit(**_INNER)
-def _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag, flag64, err, errv):
-    """Collect the neurons of LIF population p flagged as spiking; reset them. Returns count.
-
-    Flags are scanned eight at a time through a uint64 view (most words are zero).  A neuron
-    whose theta jump overflows is noted in err."""
-    lo = pop_i[p, PI_OFF]
-    hi = lo + pop_i[p, PI_N]
-    vreset = pop_f[p, PF_VRESET]
-    rsteps = pop_i[p, PI_REF]
-    # branch-free on purpose: a conditional expression here made LLVM emit a loop costing
-    # ~100 ns per call even for one neuron (PF_THPLUS is 0 unless adaptive)
-    thplus = pop_f[p, PF_THPLUS] * (1 - pop_i[p, PI_FROZEN])
-    cnt = 0
-    i = lo
-    while i < hi:
-        if (i & 7) == 0 and i + 8 <= hi and flag64[i >> 3] == 0:
-            i += 8
-            continue
-        if flag[i] != 0:
-            hist[slot, lo + cnt] = i - lo
-            cnt += 1
-            v[i] = vreset
-            ref[i] = rsteps
-            th[i] += thplus
-            if th[i] - th[i] != 0.0:  # the jump overflowed
-                _note_neuron(err, errv, n, p, i, v, ge, gi, th)
-        i += 1
-    return cnt
 
 
 @nb.njit(**_INNER)
@@ -700,82 +398,6 @@ def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist, whea
             ptr += 1
         pop_i[p, PI_SRC_PTR] = ptr
     return cnt
-
-
-@nb.njit(**_INNER)
-def _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt, flag,
-                   flag64, whead, wlink, err, errv):
-    """Integrate neurons from n*dt to (n+1)*dt, threshold and reset; inputs emit spikes."""
-    v = st[S_V]
-    ge = st[S_GE]
-    gi = st[S_GI]
-    th = st[S_THETA]
-    bias = st[S_BIAS]
-    for p in range(pop_i.shape[0]):
-        kind = pop_i[p, PI_KIND]
-        if kind == KIND_CUR or kind == KIND_COND:
-            lo = pop_i[p, PI_OFF]
-            hi = lo + pop_i[p, PI_N]
-            general = (pop_i[p, PI_ADAPT] + pop_i[p, PI_BIASARR]) != 0
-            frz = pop_i[p, PI_FROZEN]
-            pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
-            f = pop_f[p]
-            if kind == KIND_CUR:
-                nbad = _update_current(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
-                     1.0, 1.0)
-            else:
-                nbad = _update_conductance(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
-                     f[PF_CE], f[PF_CI])
-            if nbad != 0:  # cold path: note the first neuron whose state is not finite
-                for i in range(lo, hi):
-                    _note_neuron(err, errv, n, p, i, v, ge, gi, th)
-                    if err[0] != 0:
-                        break
-            hist_cnt[slot, p] = _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag,
-                                           flag64, err, errv)
-        else:
-            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
-                                              hist, whead, wlink)
-
-
-@nb.njit(**_INNER)
-def _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-                       flag, flag64, whead, wlink, err, errv):
-    """As _phase_neurons, with the neuron updates spread over threads."""
-    v = st[S_V]
-    ge = st[S_GE]
-    gi = st[S_GI]
-    th = st[S_THETA]
-    bias = st[S_BIAS]
-    for p in range(pop_i.shape[0]):
-        kind = pop_i[p, PI_KIND]
-        if kind == KIND_CUR or kind == KIND_COND:
-            lo = pop_i[p, PI_OFF]
-            hi = lo + pop_i[p, PI_N]
-            general = (pop_i[p, PI_ADAPT] + pop_i[p, PI_BIASARR]) != 0
-            frz = pop_i[p, PI_FROZEN]
-            pth = frz + (1 - frz) * pop_f[p, PF_PTHETA]
-            f = pop_f[p]
-            if kind == KIND_CUR:
-                nbad = _update_current_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], f[PF_PM], f[PF_PE], f[PF_PI], f[PF_KE], f[PF_KI], 0.0, 0.0, 0.0, pth,
-                     1.0, 1.0)
-            else:
-                nbad = _update_conductance_par(v, ge, gi, th, bias, ref, flag, lo, hi, general, f[PF_VREST] + f[PF_BIAS],
-                     f[PF_VTH], 0.0, f[PF_PE], f[PF_PI], 0.0, 0.0, f[PF_EE], f[PF_EI], f[PF_DTTAU], pth,
-                     f[PF_CE], f[PF_CI])
-            if nbad != 0:  # cold path: note the first neuron whose state is not finite
-                for i in range(lo, hi):
-                    _note_neuron(err, errv, n, p, i, v, ge, gi, th)
-                    if err[0] != 0:
-                        break
-            hist_cnt[slot, p] = _lif_reset(n, slot, p, pop_i, pop_f, v, ge, gi, th, ref, hist, flag,
-                                           flag64, err, errv)
-        else:
-            hist_cnt[slot, p] = _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx,
-                                              hist, whead, wlink)
 
 
 @nb.njit(**_INNER)
@@ -872,112 +494,3 @@ def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
                 spk_i[k] = g
                 k += 1
     spk_n[0] = k
-
-
-# --- the time loop --------------------------------------------------------------------------
-
-@nb.njit(**_JIT)
-def run_loop(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-             prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
-             xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink,
-             err, errv):
-    """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
-
-    Returns early (fewer steps) when the spike-recording buffer could overflow in the next
-    step (the caller grows it and calls again), and after the step in which the first
-    non-finite neuron state or plastic weight was produced, noted in ``err``/``errv`` (see
-    :func:`_note_neuron`; the caller clears ``err[0]`` before the call).  That step is
-    completed (plasticity, recording), so the plan is consistent at its end.
-    """
-    redraw_poisson(pop_i, st, nxt, rng, n0)
-    build_wheels(pop_i, nxt, whead, wlink)
-    flag64 = flag.view(np.uint64)
-    cap = spk_t.shape[0]
-    n_srec = srec_var.shape[0]
-    n_rrec = rrec_pop.shape[0]
-    any_plastic = False
-    for q in range(prj_i.shape[0]):
-        if prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0:
-            any_plastic = True
-    any_norm = False
-    for q in range(prj_i.shape[0]):
-        if prj_i[q, QI_NORM_EVERY] > 0:
-            any_norm = True
-    for s in range(n_steps):
-        if spk_n[0] + rec_per_step > cap:
-            return s
-        n = n0 + s
-        slot = n % R
-        if any_plastic or any_norm:
-            _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
-        _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx, gain, err, errv)
-        rel = n - rec_base
-        for r in range(n_srec):
-            e = srec_every[r]
-            if rel % e == 0:
-                srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
-        _phase_neurons(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-                       flag, flag64, whead, wlink, err, errv)
-        if any_plastic:
-            _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain,
-                              err, errv)
-        if rec_per_step > 0:
-            _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
-        for r in range(n_rrec):
-            rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
-        if err[0] != 0:
-            return s + 1
-    return n_steps
-
-
-@nb.njit(**_JIT)
-def run_loop_par(n0, n_steps, R, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist, hist_cnt,
-             prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
-             xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
-             srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base, flag, whead, wlink,
-             err, errv):
-    """As :func:`run_loop`, with neuron updates on several threads (compiled on first use)."""
-    redraw_poisson(pop_i, st, nxt, rng, n0)
-    build_wheels(pop_i, nxt, whead, wlink)
-    flag64 = flag.view(np.uint64)
-    cap = spk_t.shape[0]
-    n_srec = srec_var.shape[0]
-    n_rrec = rrec_pop.shape[0]
-    any_plastic = False
-    for q in range(prj_i.shape[0]):
-        if prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0:
-            any_plastic = True
-    any_norm = False
-    for q in range(prj_i.shape[0]):
-        if prj_i[q, QI_NORM_EVERY] > 0:
-            any_norm = True
-    for s in range(n_steps):
-        if spk_n[0] + rec_per_step > cap:
-            return s
-        n = n0 + s
-        slot = n % R
-        if any_plastic or any_norm:
-            _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
-        _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post,
-                        w, xtr, ytr, hx, gain, err, errv)
-        rel = n - rec_base
-        for r in range(n_srec):
-            e = srec_every[r]
-            if rel % e == 0:
-                srec_out[srec_off[r] + rel // e] = st[srec_var[r], srec_idx[r]]
-        _phase_neurons_par(n, slot, pop_i, pop_f, st, ref, nxt, rng, src_step, src_idx, hist,
-                           hist_cnt, flag, flag64, whead, wlink, err, errv)
-        if any_plastic:
-            _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain,
-                              err, errv)
-        if rec_per_step > 0:
-            _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n)
-        for r in range(n_rrec):
-            rrec_out[r, rel] = hist_cnt[slot, rrec_pop[r]]
-        if err[0] != 0:
-            return s + 1
-    return n_steps

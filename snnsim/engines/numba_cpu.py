@@ -1,5 +1,9 @@
 """The default engine: the whole time loop in Numba-compiled code, state in the plan's arrays.
 
+The loop is generated for the neuron models of the network from their step functions
+(:mod:`snnsim.engines._numba_gen`) and cached on disk, so each combination of models is
+compiled once per machine.
+
 Options
 -------
 threads : int
@@ -13,7 +17,8 @@ import numba
 import numpy as np
 
 from ..errors import NonFiniteStateError, ParameterError
-from ..plan import KIND_COND, PI_KIND, PI_OFF, QI_SOFF, S_GE, S_GI, S_THETA, S_V
+from ..plan import PI_OFF, QI_SOFF
+from . import _numba_gen
 from . import _numba_kernels as K
 
 __all__ = ["NumbaEngine", "NumbaSimulation"]
@@ -43,6 +48,9 @@ class NumbaSimulation:
         # the first non-finite state of a kernel call (see K.run_loop); err[0] == 0: none
         self.err = np.zeros(5, dtype=np.int64)
         self.errv = np.zeros(1)
+        self.variants, self.pvar = _numba_gen.variants_of(plan)
+        self.kernels = _numba_gen.build(self.variants)
+        self._kp, self._kp_version = None, None
 
     def pull(self) -> None:
         """State lives in the plan already."""
@@ -67,18 +75,25 @@ class NumbaSimulation:
         parallel = self.threads > 1
         if parallel:
             numba.set_num_threads(self.threads)
+        # the populations' parameters as they stand now (theta_frozen may have changed: the
+        # builder bumps plan.version whenever it changes the plan)
+        if self._kp_version != p.version:
+            self._kp = _numba_gen.param_table(p, self.variants, self.pvar)
+            self._kp_version = p.version
+        kp = self._kp
+        loop = self.kernels.run_loop_par if parallel else self.kernels.run_loop
         done = 0
         while True:  # at least one call, so that run(0) compiles or loads the kernels
             rec.ensure_room()
             self.err[0] = 0
-            k = (K.run_loop_par if parallel else K.run_loop)(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.pop_f, p.st, p.ref, p.nxt,
+            k = loop(int(p.step[0]), n_steps - done, p.R, p.pop_i, p.st, p.ref, p.nxt,
                            p.rng, p.src_step, p.src_idx, p.hist, p.hist_cnt, p.prj_i, p.prj_f,
                            p.delays, p.seg_ptr, p.syn_pre, p.syn_post, p.syn_delay, p.w,
                            p.col_ptr, p.col_syn, p.xtr, p.ytr, p.hx, p.gain, spec.rec_mask,
                            spec.rec_per_step, rec.spk_t, rec.spk_i, rec.spk_n, spec.srec_var,
                            spec.srec_idx, spec.srec_every, rec.srec_off, rec.srec_out,
                            spec.rrec_pop, rec.rrec_out, rec.base, p.flag, self.whead, self.wlink,
-                           self.err, self.errv)
+                           self.err, self.errv, kp, self.pvar)
             p.step[0] += k
             done += k
             if self.err[0] != 0:
@@ -106,9 +121,8 @@ class NumbaSimulation:
         else:
             name = p.pop_names[obj]
             local = idx - int(p.pop_i[obj, PI_OFF])
-            cond = int(p.pop_i[obj, PI_KIND]) == KIND_COND
-            variable = {S_V: "v", S_GE: "g_e" if cond else "i_e", S_GI: "g_i" if cond else "i_i",
-                        S_THETA: "theta"}[row]
+            state = self.variants[self.pvar[obj]].kernel.state
+            variable = next(s for s in state if p.rows[s] == row)
             exc = NonFiniteStateError(
                 f"population {name!r}: {variable} of neuron {local} became {value!r} {where}; "
                 f"look for weights, biases or state values so large that the update overflows")

@@ -3,12 +3,12 @@
 ``fit`` trains the network without labels (STDP and adaptive thresholds), then shows the
 training examples once more with learning frozen and labels the excitatory neurons from
 their responses; ``predict`` shows examples with learning frozen and reads the class out of
-the spike counts with the chosen readout (:mod:`snnsim.readout`).
+the spike counts with the chosen readout (:mod:`snnsim.learning.readout`).
 
 Examples
 --------
->>> from snnsim import datasets
->>> from snnsim.classifier import STDPClassifier
+>>> from snnsim.learning import datasets
+>>> from snnsim.learning.classifier import STDPClassifier
 >>> ds = datasets.load_digits()
 >>> two = (ds.y_train < 2)
 >>> clf = STDPClassifier(n_exc=10, input_max=16, seed=0).fit(ds.x_train[two][:40], ds.y_train[two][:40])
@@ -28,9 +28,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from ..errors import ParameterError
 from .diehl_cook import DiehlCookNetwork, DiehlCookParams, load_model
 from .encoding import intensity_to_rates
-from .errors import ParameterError
 from .readout import LinearReadout, ProportionReadout, VotingReadout
 
 __all__ = ["STDPClassifier"]
@@ -41,7 +41,7 @@ READOUTS = ("voting", "proportion", "linear")
 class RunningAccuracy:
     """The running accuracy shown while training, as Diehl & Cook's code computes it.
 
-    Every ``size`` examples the neurons are labelled (:class:`~snnsim.readout.VotingReadout`)
+    Every ``size`` examples the neurons are labelled (:class:`~snnsim.learning.readout.VotingReadout`)
     from their responses in that window; the examples of the next window are predicted with
     those labels, and at its end the fraction predicted right is the next point of the
     curve.  Its whole state is plain arrays (:meth:`arrays`), which a checkpoint keeps so
@@ -114,7 +114,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     model : str or path, optional
         A Diehl & Cook model file (TOML); default: the original parameters.
     model_params : dict, optional
-        Overrides of :class:`~snnsim.diehl_cook.DiehlCookParams` fields (SI units), applied
+        Overrides of :class:`~snnsim.learning.diehl_cook.DiehlCookParams` fields (SI units), applied
         after ``model``; e.g. ``{"norm_target": 10.0, "intensity": 8.0}``.
     input_max : float
         Pixel value that maps to 255 (255 for MNIST, 16 for the 8x8 digits).
@@ -241,7 +241,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
         as Diehl & Cook's code does: every ``window`` examples the neurons are labelled from
         their responses (with learning on) in the last window, and the next window's
         examples are predicted with those labels.  It never influences learning."""
-        from . import checkpoint as ckpt
+        from .. import checkpoint as ckpt
         dc = self.network_
         dc.learning = True
         if not self.stdp:  # control: normalised random weights, no STDP
@@ -279,7 +279,7 @@ class STDPClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> "STDPClassifier":
         """Train on images ``X`` (n, n_pixels) or (n, H, W) without using ``y``, then label the
         neurons with ``y``.  Returns self."""
-        from . import checkpoint as ckpt
+        from .. import checkpoint as ckpt
         X, y = self._validate(X, y, reset=True)
         check_classification_targets(y)
         n_features = X.shape[1]

@@ -38,16 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ._params import (Params, choice, count, finite, nonnegative, param, params, positive)
-from .connectivity import AllToAll, OneToOne
-from .distributions import Uniform
-from .errors import ParameterError
-from .inputs import PoissonInput
-from .network import Network
-from .neurons import LIF, AdaptiveLIF
-from .plasticity import DiehlCookSTDP, WeightNormalization
-from .synapses import Conductance
-from .units import mV, ms
+from .._params import (Params, choice, count, finite, nonnegative, param, params, positive)
+from ..connectivity import AllToAll, OneToOne
+from ..distributions import Uniform
+from ..errors import ParameterError
+from ..inputs import PoissonInput
+from ..network import Network
+from ..neurons import LIF, AdaptiveLIF
+from ..plasticity import DiehlCookSTDP, WeightNormalization
+from ..synapses import Conductance
+from ..units import mV, ms
 
 __all__ = ["DiehlCookParams", "DiehlCookNetwork", "load_model", "MODEL_FILE_KEYS", "DIGITS_SETTINGS",
            "MAX_N_EXC"]
@@ -546,7 +546,7 @@ class DiehlCookNetwork:
         ``batch_size`` examples at a time in one simulation (engine ``"cuda"``), each from the
         current state; an example is shown again at a higher intensity while the layer fires
         fewer than ``min_spikes`` spikes, as in :meth:`present`."""
-        from .engines.cuda import run_batched
+        from ..engines.cuda import run_batched
         p = self.params
         out = np.zeros((len(rates), p.n_exc), dtype=np.int64)
         intensity = np.full(len(rates), p.intensity)

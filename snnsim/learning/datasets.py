@@ -6,7 +6,7 @@ downloaded), ``mnist-mini`` ships inside the package, ``digits`` comes with scik
 
 Examples
 --------
->>> from snnsim import datasets
+>>> from snnsim.learning import datasets
 >>> ds = datasets.load_mnist_mini(n_train=100, n_test=50)
 >>> ds.x_train.shape, ds.x_train.dtype, ds.y_test.shape
 ((100, 28, 28), dtype('uint8'), (50,))
@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 
 __all__ = [
     "DATASETS", "Dataset", "read_idx", "load_dataset",

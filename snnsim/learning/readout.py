@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["spike_count_features", "VotingReadout", "ProportionReadout", "LinearReadout",
            "make_readout"]

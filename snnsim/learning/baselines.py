@@ -46,7 +46,7 @@ def mlp_baseline(x_train, y_train, x_test, y_test, *, n_hidden: int = 100, max_v
 
     Examples
     --------
-    >>> from snnsim import datasets
+    >>> from snnsim.learning import datasets
     >>> ds = datasets.load_digits()
     >>> r = mlp_baseline(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_hidden=32, max_value=16)
     >>> r.accuracy > 0.9
