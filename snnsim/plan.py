@@ -112,6 +112,8 @@ class Plan:
     flag: np.ndarray            # uint8[N rounded up to a multiple of 8] scratch
     models: list = field(default_factory=list)   # each population's model record
     lowered: list = field(default_factory=list)  # its lowered parameters by name (None: input)
+    rules: list = field(default_factory=list)    # each projection's plasticity rule (or None)
+    rule_lowered: list = field(default_factory=list)  # its kernel_params(dt) (or None)
     pop_names: list[str] = field(default_factory=list)
     prj_names: list[str] = field(default_factory=list)
     version: int = 0            # bumped whenever host code changes arrays an engine may cache
@@ -154,6 +156,19 @@ def _neuron_params(model, dt: float) -> tuple[int, list[float], int]:
         return KIND_USER, row, int(low["ref_steps"])
     kind = KIND_COND if isinstance(model.synapses, Conductance) else KIND_CUR
     return kind, row, int(low["ref_steps"])
+
+
+def check_builtin_rules(plan: "Plan", engine: str) -> None:
+    """As :func:`check_builtin_neurons`, for plasticity rules outside the triplet family."""
+    from .errors import UnsupportedModelError
+    from .plasticity import BUILTIN_RULE_KERNELS
+
+    for q, rule in enumerate(plan.rules):
+        if rule is not None and rule.kernel() not in BUILTIN_RULE_KERNELS:
+            raise UnsupportedModelError(
+                f"engine {engine!r} cannot run plasticity rule {rule.kernel().name!r} "
+                f"({type(rule).__name__}) of projection {plan.prj_names[q]!r}: it implements "
+                f"only the triplet STDP family; run it with engine='numba'")
 
 
 def check_builtin_neurons(plan: "Plan", engine: str) -> None:
@@ -248,6 +263,7 @@ def build_plan(net) -> Plan:
     d_off = seg_off = col_off = x_off = y_off = h_off = 0
     s_off = 0
     plastic_prjs = []
+    rule_lowered: list = []
     for q, pr in enumerate(prjs):
         p_pre, p_post = pr.pre.index, pr.post.index
         n_pre, n_post, ns = pr.pre.n, pr.post.n, pr.n_synapses
@@ -285,8 +301,9 @@ def build_plan(net) -> Plan:
         col_off += cptr.size
         col_syn[sl] = order + s_off
         # plasticity
+        rule_lowered.append(None if pr.plasticity is None else pr.plasticity.kernel_params(dt))
         if pr.plasticity is not None:
-            kp = pr.plasticity.kernel_params(dt)
+            kp = rule_lowered[-1]
             prj_i[q, QI_RULE] = 1
             if kp["emission"]:
                 prj_i[q, QI_TMODE] = TM_EMISSION
@@ -297,7 +314,7 @@ def build_plan(net) -> Plan:
                              (QF_PY1, "p_y1"), (QF_PY2, "p_y2"), (QF_NEARX, "near_x"),
                              (QF_NEARY, "near_y"), (QF_WMIN, "w_min"), (QF_WMAX, "w_max"),
                              (QF_MULT, "mult"), (QF_MU, "mu")):
-                prj_f[q, col] = kp[key]
+                prj_f[q, col] = kp.get(key, 0.0)  # a rule of its own may not have them all
             prj_i[q, QI_XOFF] = x_off
             prj_i[q, QI_YOFF] = y_off
             prj_i[q, QI_HOFF] = h_off
@@ -341,6 +358,7 @@ def build_plan(net) -> Plan:
         col_ptr=cat(col_l), col_syn=col_syn, xtr=xtr, ytr=ytr, hx=hx, gain=gain,
         flag=np.zeros(-(-N // 8) * 8, dtype=np.uint8),
         models=[p.model for p in pops], lowered=lowered, rows=rows,
+        rules=[p.plasticity for p in prjs], rule_lowered=rule_lowered,
         pop_names=[p.name for p in pops], prj_names=[p.name for p in prjs])
     # re-point populations and projections at the plan's arrays
     for p, pop in enumerate(pops):

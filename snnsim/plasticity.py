@@ -29,13 +29,67 @@ Timing conventions (the same in every engine and in the reference):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 from ._params import (MU_MAX, POW_MAX, TIME_MAX, VALUE_MAX, Params, amplitude, choice, nonnegative_in,
                       num, optional, param, params, positive_in, time_constant, weight)
 from .errors import ParameterError
 from .units import ms
 
-__all__ = ["PlasticityRule", "PairSTDP", "TripletSTDP", "DiehlCookSTDP", "WeightNormalization"]
+__all__ = ["PlasticityRule", "RuleKernel", "PairSTDP", "TripletSTDP", "DiehlCookSTDP",
+           "WeightNormalization"]
+
+
+@dataclass(frozen=True)
+class RuleKernel:
+    """A plasticity rule's weight updates, as the compiling engines need them.
+
+    The traces are the engine's (see the module docstring): presynaptic ``x1``, ``x2`` and
+    postsynaptic ``y1``, ``y2``, decaying by the lowering's ``p_x1`` ... ``p_y2`` per step and
+    jumping by 1 (or to 1 where ``near_x``/``near_y``) at spikes; ``x2`` (``y2``) is kept only
+    where the lowering's ``a3_minus`` (``a3_plus``) is non-zero.  The rule gives the updates:
+
+    * ``depress(w, y1, x2, p) -> w``: at a presynaptic event, with the postsynaptic ``y1``
+      (times the neuron's plasticity gain) and the presynaptic ``x2`` just before the event;
+    * ``potentiate(w, x1, y2, p) -> w``: at a postsynaptic spike, with the presynaptic ``x1``
+      (times the gain) and the postsynaptic ``y2`` just before the spike.
+
+    Both must keep ``w`` in ``[p.w_min, p.w_max]``; ``params`` names the lowered parameters
+    they read (keys of ``kernel_params(dt)``).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    depress: Callable
+    potentiate: Callable
+
+
+# --- the triplet family's weight updates (compiled by the engines) ------------------------------
+# The expression order is part of the results (bitwise those of snnsim 0.1).
+
+def triplet_depress(w, y1, x2, p):
+    """w - f_minus(w) y1 (A2- + A3- x2), clipped; f_minus = (w - w_min)**mu when multiplicative."""
+    dw = y1 * (p.a2_minus + p.a3_minus * x2)
+    if p.mult != 0.0:
+        base = max(w - p.w_min, 0.0)
+        dw *= base if p.mu == 1.0 else base ** p.mu
+    return min(max(w - dw, p.w_min), p.w_max)
+
+
+def triplet_potentiate(w, x1, y2, p):
+    """w + f_plus(w) x1 (A2+ + A3+ y2), clipped; f_plus = (w_max - w)**mu when multiplicative."""
+    dw = x1 * (p.a2_plus + p.a3_plus * y2)
+    if p.mult != 0.0:
+        base = max(p.w_max - w, 0.0)
+        dw *= base if p.mu == 1.0 else base ** p.mu
+    return min(max(w + dw, p.w_min), p.w_max)
+
+
+TRIPLET_KERNEL = RuleKernel("triplet STDP", ("a2_plus", "a3_plus", "a2_minus", "a3_minus",
+                                             "w_min", "w_max", "mult", "mu"),
+                            triplet_depress, triplet_potentiate)
+BUILTIN_RULE_KERNELS = (TRIPLET_KERNEL,)
 
 
 def _bounds(rule: Params) -> None:
@@ -58,10 +112,16 @@ def _bounds(rule: Params) -> None:
 
 
 class PlasticityRule(Params):
-    """Base class: rules lower themselves to the general triplet form used by the engines."""
+    """Base class: a rule lowers itself (``kernel_params(dt)``: trace decay factors, pairing,
+    timing and its own parameters, by name) and gives its weight updates (``kernel()``,
+    a :class:`RuleKernel`; the built-in rules are all the general triplet form)."""
 
     def kernel_params(self, dt: float) -> dict:
         raise NotImplementedError
+
+    def kernel(self) -> RuleKernel:
+        """The rule's weight updates (the triplet family's unless overridden)."""
+        return TRIPLET_KERNEL
 
     def _common(self, dt: float, tau_x1: float, tau_x2: float, tau_y1: float, tau_y2: float,
                 near_x: bool, near_y: bool) -> dict:

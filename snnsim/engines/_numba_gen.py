@@ -23,7 +23,7 @@ from ..neurons import mathfn
 from ..plan import PARAM_ROWS
 from . import _codegen
 
-__all__ = ["Variant", "variants_of", "build"]
+__all__ = ["Variant", "variants_of", "rules_of", "param_table", "rule_table", "source", "build"]
 
 _HERE = Path(__file__).parent
 _ENGINE_FILES = (_HERE / "_numba_kernels.py", _HERE / "_fastmath.py", Path(__file__))
@@ -72,6 +72,33 @@ def variants_of(plan) -> tuple[list[Variant], np.ndarray]:
             out.append(v)
         pvar[p] = found[v.key]
     return out, pvar
+
+
+def rules_of(plan) -> tuple[list, np.ndarray]:
+    """The distinct rule kernels of ``plan``'s plastic projections and each projection's index
+    into them (-1: no rule)."""
+    kernels: list = []
+    qvar = np.full(len(plan.rules), -1, dtype=np.int64)
+    for q, rule in enumerate(plan.rules):
+        if rule is None:
+            continue
+        k = rule.kernel()
+        if k not in kernels:
+            kernels.append(k)
+        qvar[q] = kernels.index(k)
+    return kernels, qvar
+
+
+def rule_table(plan, rules, qvar) -> np.ndarray:
+    """float64[Q, K]: each plastic projection's rule parameters in its kernel's order."""
+    width = max([len(k.params) for k in rules] + [1])
+    kq = np.zeros((len(plan.rules), width))
+    for q, j in enumerate(qvar):
+        if j >= 0:
+            low = plan.rule_lowered[q]
+            for c, name in enumerate(rules[j].params):
+                kq[q, c] = low[name]
+    return kq
 
 
 def param_table(plan, variants, pvar) -> np.ndarray:
@@ -150,7 +177,7 @@ def _variant_source(j: int, v: Variant) -> list[str]:
               "        err[4] = n", "        errv[0] = x", "        return"]
     lines += L + [""]
     # reset of the flagged neurons; returns their count
-    L = ["@nb.njit(**_INNER)",
+    L = ["@nb.njit(**_STEP)",
          f"def _reset{j}(n, slot, p, pop_i, st, ref, hist, flag, flag64, kp, err, errv):",
          "    lo = pop_i[p, PI_OFF]", "    hi = lo + pop_i[p, PI_N]",
          "    rsteps = pop_i[p, PI_REF]"]
@@ -169,6 +196,174 @@ def _variant_source(j: int, v: Variant) -> list[str]:
     L += [f"            if {bad} != 0.0:", f"                _note{j}(err, errv, n, p, i, st)",
           "        i += 1", "    return cnt", ""]
     return lines + L
+
+
+def _rule_source(j: int, k) -> list[str]:
+    """Per-synapse loops of rule kernel ``k``: depression at arrival (with transmission), at
+    emission, and potentiation at a postsynaptic spike, for one projection ``q``."""
+    header, funcs = _codegen.copy_functions({f"_dep{j}": k.depress, f"_pot{j}": k.potentiate},
+                                            f"plasticity rule {k.name!r}", _SUBSTITUTE)
+    pt = f"_R{j}({', '.join(f'kq[q, {c}]' for c in range(len(k.params)))})"
+    return header + [""] + funcs + ["", f"_R{j} = namedtuple('_R{j}', {list(k.params)!r})",
+                                    _RULE_LOOPS.format(j=j, pt=pt)]
+
+
+_RULE_LOOPS = '''
+@nb.njit(**_STEP)
+def _arrive{j}(n, R, q, d, c, src, poff, npre, qoff, base, tgt, hist, prj_i, prj_f, seg_ptr,
+               syn_post, w, xtr, ytr, hx, gain, err, errv, kq):
+    """Transmit the spikes of step n - d and depress (timing='arrival')."""
+    pp = {pt}
+    yo = prj_i[q, QI_YOFF]
+    hb = prj_i[q, QI_HOFF] + ((n - d - 1) % R) * npre
+    px2 = prj_f[q, QF_PX2]
+    het = prj_i[q, QI_TMODE] == TM_HET
+    xo = prj_i[q, QI_XOFF]
+    nearx = prj_f[q, QF_NEARX] != 0.0
+    y1 = ytr[0]
+    for m in range(c):
+        if m + K._PD < c:
+            K._prefetch_row(seg_ptr, base + hist[src, poff + m + K._PD], syn_post, w)
+        i = hist[src, poff + m]
+        # x2 of this synapse just before the arrival
+        x2b = hx[1, hb + i] * px2 if het else xtr[1, xo + i]
+        for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+            jj = syn_post[k]
+            wk = w[k]
+            tgt[qoff + jj] += wk
+            wn = _dep{j}(wk, y1[yo + jj] * gain[yo + jj], x2b, pp)
+            w[k] = wn
+            if wn != wn:  # NaN passes the clip (0 * inf in the product)
+                K._note_weight(err, errv, n, q, k, w)
+        if not het:  # one delay: the neuron's traces jump at arrival
+            K._jump(xtr, xo + i, nearx)
+
+
+@nb.njit(**_STEP)
+def _emit{j}(n, q, c, slot, poff, npre, pop_i, prj_i, prj_f, seg_ptr, syn_post, w, hist, xtr,
+             ytr, gain, err, errv, kq):
+    """The presynaptic side at this step's spikes: depression at emission, trace jumps."""
+    pp = {pt}
+    xo = prj_i[q, QI_XOFF]
+    nearx = prj_f[q, QF_NEARX] != 0.0
+    emission = prj_i[q, QI_TMODE] == TM_EMISSION
+    yo = prj_i[q, QI_YOFF]
+    segoff = prj_i[q, QI_SEGOFF]
+    for m in range(c):
+        i = hist[slot, poff + m]
+        if emission:
+            x2b = xtr[1, xo + i]
+            for di in range(prj_i[q, QI_NDEL]):
+                base = segoff + di * npre
+                for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+                    jj = syn_post[k]
+                    wn = _dep{j}(w[k], ytr[0, yo + jj] * gain[yo + jj], x2b, pp)
+                    w[k] = wn
+                    if wn != wn:
+                        K._note_weight(err, errv, n, q, k, w)
+        K._jump(xtr, xo + i, nearx)
+
+
+@nb.njit(**_STEP)
+def _post{j}(n, R, q, c, slot, qoff, npre, prj_i, prj_f, syn_pre, syn_delay, w, col_ptr,
+             col_syn, hist, xtr, ytr, hx, gain, err, errv, kq):
+    """The postsynaptic side at this step's spikes: potentiation walking the CSC column."""
+    pp = {pt}
+    xo = prj_i[q, QI_XOFF]
+    yo = prj_i[q, QI_YOFF]
+    hoff = prj_i[q, QI_HOFF]
+    coloff = prj_i[q, QI_COLOFF]
+    neary = prj_f[q, QF_NEARY] != 0.0
+    het = prj_i[q, QI_TMODE] == TM_HET
+    for m in range(c):
+        jj = hist[slot, qoff + m]
+        y2b = ytr[1, yo + jj]
+        gj = gain[yo + jj]
+        for cc in range(col_ptr[coloff + jj], col_ptr[coloff + jj + 1]):
+            k = col_syn[cc]
+            i = syn_pre[k]
+            if het:
+                x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
+            else:
+                x1 = xtr[0, xo + i]
+            wn = _pot{j}(w[k], x1 * gj, y2b, pp)
+            w[k] = wn
+            if wn != wn:
+                K._note_weight(err, errv, n, q, k, w)
+        K._jump(ytr, yo + jj, neary)
+'''
+
+_ARRIVALS = '''
+@nb.njit(**_INNER)
+def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
+                    xtr, ytr, hx, gain, err, errv, kq, qvar):
+    """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
+    for q in range(prj_i.shape[0]):
+        pre = prj_i[q, QI_PRE]
+        poff = pop_i[pre, PI_OFF]
+        npre = pop_i[pre, PI_N]
+        qoff = pop_i[prj_i[q, QI_POST], PI_OFF]
+        tgt = st[S_GE + prj_i[q, QI_CHAN]]
+        doff = prj_i[q, QI_DOFF]
+        segoff = prj_i[q, QI_SEGOFF]
+        ltd_here = (prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0
+                    and prj_i[q, QI_TMODE] != TM_EMISSION)
+        for di in range(prj_i[q, QI_NDEL]):
+            d = delays[doff + di]
+            src = (n - d) % R
+            c = hist_cnt[src, pre]
+            if c == 0:
+                continue
+            base = segoff + di * npre
+            # only spikes emitted while plasticity was on take part in it
+            if not ltd_here or n - d < prj_i[q, QI_ONSTEP]:
+                for m in range(c):
+                    if m + K._PD < c:
+                        K._prefetch_row(seg_ptr, base + hist[src, poff + m + K._PD], syn_post, w)
+                    i = hist[src, poff + m]
+                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
+                        tgt[qoff + syn_post[k]] += w[k]
+            else:
+                j = qvar[q]
+{arrive}
+'''
+
+_PLASTICITY = '''
+@nb.njit(**_INNER)
+def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post, syn_delay, w,
+                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain, err, errv, kq, qvar):
+    """STDP at this step's spikes: presynaptic side first, then postsynaptic side."""
+    Q = prj_i.shape[0]
+    for q in range(Q):
+        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
+            continue
+        pre = prj_i[q, QI_PRE]
+        c = hist_cnt[slot, pre]
+        if c == 0 or prj_i[q, QI_TMODE] == TM_HOM:  # (TM_HOM: traces jumped at arrival)
+            continue
+        poff = pop_i[pre, PI_OFF]
+        npre = pop_i[pre, PI_N]
+        j = qvar[q]
+{emit}
+    for q in range(Q):
+        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
+            continue
+        post = prj_i[q, QI_POST]
+        c = hist_cnt[slot, post]
+        if c == 0:
+            continue
+        qoff = pop_i[post, PI_OFF]
+        npre = pop_i[prj_i[q, QI_PRE], PI_N]
+        j = qvar[q]
+{post}
+'''
+
+
+def _rule_dispatch(n_rules: int, ind: str, call: str) -> str:
+    if not n_rules:
+        return f"{ind}pass"
+    return "\n".join(f"{ind}{'if' if j == 0 else 'elif'} j == {j}:\n{ind}    {call.format(j=j)}"
+                     for j in range(n_rules))
 
 
 _PHASE = '''
@@ -203,7 +398,7 @@ def run_loop{sfx}(n0, n_steps, R, pop_i, st, ref, nxt, rng, src_step, src_idx, h
              prj_i, prj_f, delays, seg_ptr, syn_pre, syn_post, syn_delay, w, col_ptr, col_syn,
              xtr, ytr, hx, gain, rec_mask, rec_per_step, spk_t, spk_i, spk_n,
              srec_var, srec_idx, srec_every, srec_off, srec_out, rrec_pop, rrec_out, rec_base,
-             flag, whead, wlink, err, errv, kp, pvar):
+             flag, whead, wlink, err, errv, kp, pvar, kq, qvar):
     """Advance the network by ``n_steps`` steps from step ``n0``; returns the steps done.
 
     Returns early (fewer steps) when the spike-recording buffer could overflow in the next
@@ -232,8 +427,8 @@ def run_loop{sfx}(n0, n_steps, R, pop_i, st, ref, nxt, rng, src_step, src_idx, h
         slot = n % R
         if any_plastic or any_norm:
             K._phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx)
-        K._phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr,
-                          syn_post, w, xtr, ytr, hx, gain, err, errv)
+        _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr,
+                        syn_post, w, xtr, ytr, hx, gain, err, errv, kq, qvar)
         rel = n - rec_base
         for r in range(n_srec):
             e = srec_every[r]
@@ -242,9 +437,9 @@ def run_loop{sfx}(n0, n_steps, R, pop_i, st, ref, nxt, rng, src_step, src_idx, h
         _phase_neurons{sfx}(n, slot, pop_i, st, ref, nxt, rng, src_step, src_idx, hist,
                             hist_cnt, flag, flag64, whead, wlink, err, errv, kp, pvar)
         if any_plastic:
-            K._phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
-                                syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx,
-                                gain, err, errv)
+            _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post,
+                              syn_delay, w, col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx,
+                              gain, err, errv, kq, qvar)
         if rec_per_step > 0:
             K._phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i,
                                    spk_n)
@@ -256,20 +451,36 @@ def run_loop{sfx}(n0, n_steps, R, pop_i, st, ref, nxt, rng, src_step, src_idx, h
 '''
 
 
-def source(variants: list[Variant]) -> str:
-    """The generated module's text for ``variants``."""
+def source(variants: list[Variant], rules: list = ()) -> str:
+    """The generated module's text for the neuron ``variants`` and plasticity ``rules``."""
     digest = _codegen.file_digest(*_ENGINE_FILES)
     out = [f'"""numba engine loop for: {", ".join(v.kernel.name for v in variants) or "inputs only"}',
            f"(generated by snnsim.engines._numba_gen; engine files {digest[:16]}, numba "
            f'{numba.__version__})"""',
            "from collections import namedtuple", "import math", "import numba as nb",
            "import numpy as np", "from snnsim.engines import _numba_kernels as K",
-           "from snnsim.engines._numba_kernels import ERR_NEURON, _INNER, _JIT",
-           "from snnsim.plan import PI_N, PI_OFF, PI_REF, QI_NORM_EVERY, QI_PLASTIC, QI_RULE",
+           "from snnsim.engines._numba_kernels import ERR_NEURON, _INNER, _JIT, _STEP",
+           "from snnsim.plan import (PI_N, PI_OFF, PI_REF, QF_NEARX, QF_NEARY, QF_PX2, QI_CHAN,",
+           "                         QI_COLOFF, QI_DOFF, QI_HOFF, QI_NDEL, QI_NORM_EVERY, QI_ONSTEP,",
+           "                         QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_TMODE,",
+           "                         QI_XOFF, QI_YOFF, S_GE, TM_EMISSION, TM_HET, TM_HOM)",
            "_inline = nb.njit(inline='always', error_model='numpy', cache=True)",
            "_PAR = dict(_INNER, parallel=True)", ""]
     for j, v in enumerate(variants):
         out += _variant_source(j, v)
+    for j, k in enumerate(rules):
+        out += _rule_source(j, k)
+    n = len(rules)
+    out.append(_ARRIVALS.format(arrive=_rule_dispatch(n, " " * 16, (
+        "_arrive{j}(n, R, q, d, c, src, poff, npre, qoff, base, tgt, hist, prj_i, prj_f, "
+        "seg_ptr, syn_post, w, xtr, ytr, hx, gain, err, errv, kq)"))))
+    out.append(_PLASTICITY.format(
+        emit=_rule_dispatch(n, " " * 8, (
+            "_emit{j}(n, q, c, slot, poff, npre, pop_i, prj_i, prj_f, seg_ptr, syn_post, w, "
+            "hist, xtr, ytr, gain, err, errv, kq)")),
+        post=_rule_dispatch(n, " " * 8, (
+            "_post{j}(n, R, q, c, slot, qoff, npre, prj_i, prj_f, syn_pre, syn_delay, w, "
+            "col_ptr, col_syn, hist, xtr, ytr, hx, gain, err, errv, kq)"))))
     for sfx in ("", "_par"):
         cases = [_CASE.format(kw="if" if j == 0 else "elif", j=j, sfx=sfx)
                  for j in range(len(variants))]
@@ -279,6 +490,7 @@ def source(variants: list[Variant]) -> str:
     return "\n".join(out) + "\n"
 
 
-def build(variants: list[Variant]):
-    """The compiled-on-first-call module for ``variants`` (from the disk cache if there)."""
-    return _codegen.load_module(source(variants), prefix="numba")
+def build(variants: list[Variant], rules: list = ()):
+    """The compiled-on-first-call module for the neuron ``variants`` and plasticity ``rules``
+    (from the disk cache if it is there)."""
+    return _codegen.load_module(source(variants, rules), prefix="numba")

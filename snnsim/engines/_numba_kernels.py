@@ -8,14 +8,15 @@ the constants of :mod:`snnsim.plan`) and update them in place.  One step ``n`` (
 
 1. plastic projections: store last step's presynaptic traces in the history ring, decay
    all traces by one step; automatic weight normalisation if due;
-2. arrivals: every spike emitted at step ``n - d`` walks the part of its CSR row whose
-   delay is ``d`` and adds each weight to the target's channel (then, for plastic
-   projections with ``timing='arrival'``, applies depression);
+2. arrivals (generated): every spike emitted at step ``n - d`` walks the part of its CSR
+   row whose delay is ``d`` and adds each weight to the target's channel (then, for plastic
+   projections with ``timing='arrival'``, applies the rule's depression);
 3. state recording (values at time ``t``, after arrivals);
 4. neuron update from ``t`` to ``t + dt`` by each model's step functions (generated),
    threshold, reset; inputs emit their spikes;
-5. plasticity at this step's spikes: presynaptic side first (emission-time depression,
-   trace jumps), then postsynaptic side (potentiation walking the CSC column);
+5. plasticity at this step's spikes (generated from the rules' weight updates): presynaptic
+   side first (emission-time depression, trace jumps), then postsynaptic side (potentiation
+   walking the CSC column);
 6. spike and rate recording.
 
 Only spiking neurons' rows and columns are walked; per step the cost is O(neurons +
@@ -40,27 +41,30 @@ import math
 import numba as nb
 import numpy as np
 
-from ..plan import (KIND_POISSON, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_SRC_HI, PI_SRC_PTR, QF_A2M, QF_A2P, QF_A3M, QF_A3P, QF_MU, QF_MULT,
-                    QF_NEARX, QF_NEARY, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QF_WMAX,
-                    QF_WMIN, QI_CHAN, QI_COLOFF, QI_DOFF, QI_TMODE, QI_HOFF, QI_NDEL,
-                    QI_NORM_EVERY, QI_NSYN, QI_ONSTEP, QI_PLASTIC, QI_SOFF, QI_POST, QI_PRE, QI_RULE, QI_SEGOFF, QI_XOFF,
-                    QI_YOFF, S_GE, S_LOGQ, S_P, TM_EMISSION, TM_HET,
-                    TM_HOM)
+from ..plan import (KIND_POISSON, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_SRC_HI, PI_SRC_PTR, QF_A3M,
+                    QF_A3P, QF_NORM_TARGET, QF_PX1, QF_PX2, QF_PY1, QF_PY2, QI_HOFF,
+                    QI_NORM_EVERY, QI_NSYN, QI_PLASTIC, QI_POST, QI_PRE, QI_RULE, QI_SOFF,
+                    QI_TMODE, QI_XOFF, QI_YOFF, S_LOGQ, S_P, TM_HET)
 from ._fastmath import prefetch
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 _INNER = dict(_JIT, no_cpython_wrapper=True)  # called from compiled code only
+# Called in every step of the generated loop: inlined at Numba IR level.  A generated module
+# compiled in a later process than these functions would otherwise link their cached object
+# code and call them (LLVM cannot inline object code): ~0.3-0.5 us per step on a network of
+# one neuron and 1000 inputs (Song et al. 2000), half of its step time.
+_STEP = dict(_INNER, inline="always")
 _NEVER = np.int64(2 ** 62)
 
 
 # --- random numbers: xoshiro256** per population ----------------------------------------
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _next_u64(rng, p):
     s0 = rng[p, 0]
     s1 = rng[p, 1]
@@ -81,13 +85,13 @@ def _next_u64(rng, p):
     return result
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _uniform_open0(rng, p):
     """Uniform double in (0, 1]."""
     return 1.0 - np.float64(_next_u64(rng, p) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _geometric(rng, p, prob, logq):
     """Steps to the next spike of a Bernoulli(prob)-per-step process (>= 1)."""
     if prob <= 0.0:
@@ -98,31 +102,6 @@ def _geometric(rng, p, prob, logq):
     if k > 4.0e18:
         return _NEVER
     return np.int64(k)
-
-
-# --- weight updates ------------------------------------------------------------------------
-
-@nb.njit(**_INNER)
-def _clip(w, lo, hi):
-    return min(max(w, lo), hi)
-
-
-@nb.njit(**_INNER)
-def _ltd(w, y1, x2b, a2m, a3m, wmin, wmax, mult, mu):
-    dw = y1 * (a2m + a3m * x2b)
-    if mult:
-        base = max(w - wmin, 0.0)
-        dw *= base if mu == 1.0 else base ** mu
-    return _clip(w - dw, wmin, wmax)
-
-
-@nb.njit(**_INNER)
-def _ltp(w, x1, y2b, a2p, a3p, wmin, wmax, mult, mu):
-    dw = x1 * (a2p + a3p * y2b)
-    if mult:
-        base = max(wmax - w, 0.0)
-        dw *= base if mu == 1.0 else base ** mu
-    return _clip(w + dw, wmin, wmax)
 
 
 # --- helpers callable from Python -----------------------------------------------------------
@@ -187,7 +166,7 @@ def redraw_poisson(pop_i, st, nxt, rng, n0):
 _PD = 2  # prefetch the synapse rows of the spike this many places ahead
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _prefetch_row(seg_ptr, r, syn_post, w):
     a = seg_ptr[r]
     b = seg_ptr[r + 1]
@@ -197,7 +176,7 @@ def _prefetch_row(seg_ptr, r, syn_post, w):
         prefetch(w, k)
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _jump(tr, k, nearest):
     if nearest:
         tr[0, k] = 1.0
@@ -209,7 +188,7 @@ def _jump(tr, k, nearest):
 
 # --- the phases of one step -------------------------------------------------------------------
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx):
     """Store last step's presynaptic traces in the history ring (only projections with several
     delays and arrival timing need it), decay traces; normalise weights if due."""
@@ -252,88 +231,13 @@ def _phase_traces(n, R, pop_i, prj_i, prj_f, w, syn_post, xtr, ytr, hx):
                               pop_i[prj_i[q, QI_POST], PI_N], prj_f[q, QF_NORM_TARGET])
 
 
-@nb.njit(**_INNER)
-def _phase_arrivals(n, R, pop_i, st, hist, hist_cnt, prj_i, prj_f, delays, seg_ptr, syn_post, w,
-                    xtr, ytr, hx, gain, err, errv):
-    """Deliver every spike whose delay ends at step n (and apply arrival-time depression)."""
-    for q in range(prj_i.shape[0]):
-        pre = prj_i[q, QI_PRE]
-        poff = pop_i[pre, PI_OFF]
-        npre = pop_i[pre, PI_N]
-        qoff = pop_i[prj_i[q, QI_POST], PI_OFF]
-        tgt = st[S_GE + prj_i[q, QI_CHAN]]
-        doff = prj_i[q, QI_DOFF]
-        segoff = prj_i[q, QI_SEGOFF]
-        mode = prj_i[q, QI_TMODE]
-        ltd_here = (prj_i[q, QI_RULE] != 0 and prj_i[q, QI_PLASTIC] != 0
-                    and mode != TM_EMISSION)
-        for di in range(prj_i[q, QI_NDEL]):
-            d = delays[doff + di]
-            src = (n - d) % R
-            c = hist_cnt[src, pre]
-            if c == 0:
-                continue
-            base = segoff + di * npre
-            # only spikes emitted while plasticity was on take part in it
-            if not ltd_here or n - d < prj_i[q, QI_ONSTEP]:
-                for m in range(c):
-                    if m + _PD < c:
-                        _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
-                    i = hist[src, poff + m]
-                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
-                        tgt[qoff + syn_post[k]] += w[k]
-            else:
-                yo = prj_i[q, QI_YOFF]
-                hb = prj_i[q, QI_HOFF] + ((n - d - 1) % R) * npre
-                a2m = prj_f[q, QF_A2M]
-                a3m = prj_f[q, QF_A3M]
-                wmin = prj_f[q, QF_WMIN]
-                wmax = prj_f[q, QF_WMAX]
-                mult = prj_f[q, QF_MULT] != 0.0
-                mu = prj_f[q, QF_MU]
-                px2 = prj_f[q, QF_PX2]
-                het = mode == TM_HET
-                xo = prj_i[q, QI_XOFF]
-                nearx = prj_f[q, QF_NEARX] != 0.0
-                y1 = ytr[0]
-                for m in range(c):
-                    if m + _PD < c:
-                        _prefetch_row(seg_ptr, base + hist[src, poff + m + _PD], syn_post, w)
-                    i = hist[src, poff + m]
-                    # x2 of this synapse just before the arrival
-                    x2b = hx[1, hb + i] * px2 if het else xtr[1, xo + i]
-                    k0 = seg_ptr[base + i]
-                    k1 = seg_ptr[base + i + 1]
-                    if not mult:  # additive: w -= y1 (A2m + A3m x2), clipped
-                        amp = a2m + a3m * x2b
-                        for k in range(k0, k1):
-                            j = syn_post[k]
-                            wk = w[k]
-                            tgt[qoff + j] += wk
-                            wn = min(max(wk - amp * (y1[yo + j] * gain[yo + j]), wmin), wmax)
-                            w[k] = wn
-                            if wn != wn:  # NaN passes the clip (0 * inf in the product)
-                                _note_weight(err, errv, n, q, k, w)
-                    else:
-                        for k in range(k0, k1):
-                            j = syn_post[k]
-                            tgt[qoff + j] += w[k]
-                            wn = _ltd(w[k], y1[yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax, mult,
-                                      mu)
-                            w[k] = wn
-                            if wn != wn:
-                                _note_weight(err, errv, n, q, k, w)
-                    if not het:  # one delay: the neuron's traces jump at arrival
-                        _jump(xtr, xo + i, nearx)
-
-
 # --- non-finite state: the first one is noted in err (int64[5]) and errv (float64[1]) -------
 # err = [kind, population or projection, global neuron or synapse index, state row, step];
 # kind 0: none yet, ERR_NEURON: a neuron's state row, ERR_WEIGHT: a plastic weight (row -1).
 ERR_NEURON, ERR_WEIGHT = 1, 2
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _note_weight(err, errv, n, q, k, w):
     """Note plastic weight k of projection q, non-finite after an update at step n."""
     if err[0] != 0:
@@ -346,7 +250,7 @@ def _note_weight(err, errv, n, q, k, w):
     errv[0] = w[k]
 
 
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist, whead, wlink):
     """Spikes of input population p at step n into the history ring. Returns count.
 
@@ -400,88 +304,7 @@ def _input_spikes(n, slot, p, pop_i, st, nxt, rng, src_step, src_idx, hist, whea
     return cnt
 
 
-@nb.njit(**_INNER)
-def _phase_plasticity(n, slot, R, pop_i, prj_i, prj_f, seg_ptr, syn_pre, syn_post, syn_delay, w,
-                      col_ptr, col_syn, hist, hist_cnt, xtr, ytr, hx, gain, err, errv):
-    """STDP at this step's spikes: presynaptic side first, then postsynaptic side."""
-    Q = prj_i.shape[0]
-    for q in range(Q):
-        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
-            continue
-        pre = prj_i[q, QI_PRE]
-        c = hist_cnt[slot, pre]
-        if c == 0:
-            continue
-        poff = pop_i[pre, PI_OFF]
-        npre = pop_i[pre, PI_N]
-        mode = prj_i[q, QI_TMODE]
-        if mode == TM_HOM:
-            continue  # traces jumped at arrival
-        xo = prj_i[q, QI_XOFF]
-        nearx = prj_f[q, QF_NEARX] != 0.0
-        emission = mode == TM_EMISSION
-        yo = prj_i[q, QI_YOFF]
-        a2m = prj_f[q, QF_A2M]
-        a3m = prj_f[q, QF_A3M]
-        wmin = prj_f[q, QF_WMIN]
-        wmax = prj_f[q, QF_WMAX]
-        mult = prj_f[q, QF_MULT] != 0.0
-        mu = prj_f[q, QF_MU]
-        segoff = prj_i[q, QI_SEGOFF]
-        for m in range(c):
-            i = hist[slot, poff + m]
-            if emission:
-                x2b = xtr[1, xo + i]
-                for di in range(prj_i[q, QI_NDEL]):
-                    base = segoff + di * npre
-                    for k in range(seg_ptr[base + i], seg_ptr[base + i + 1]):
-                        j = syn_post[k]
-                        wn = _ltd(w[k], ytr[0, yo + j] * gain[yo + j], x2b, a2m, a3m, wmin, wmax,
-                                  mult, mu)
-                        w[k] = wn
-                        if wn != wn:
-                            _note_weight(err, errv, n, q, k, w)
-            _jump(xtr, xo + i, nearx)
-    for q in range(Q):
-        if prj_i[q, QI_RULE] == 0 or prj_i[q, QI_PLASTIC] == 0:
-            continue
-        post = prj_i[q, QI_POST]
-        c = hist_cnt[slot, post]
-        if c == 0:
-            continue
-        qoff = pop_i[post, PI_OFF]
-        npre = pop_i[prj_i[q, QI_PRE], PI_N]
-        xo = prj_i[q, QI_XOFF]
-        yo = prj_i[q, QI_YOFF]
-        hoff = prj_i[q, QI_HOFF]
-        coloff = prj_i[q, QI_COLOFF]
-        neary = prj_f[q, QF_NEARY] != 0.0
-        het = prj_i[q, QI_TMODE] == TM_HET
-        a2p = prj_f[q, QF_A2P]
-        a3p = prj_f[q, QF_A3P]
-        wmin = prj_f[q, QF_WMIN]
-        wmax = prj_f[q, QF_WMAX]
-        mult = prj_f[q, QF_MULT] != 0.0
-        mu = prj_f[q, QF_MU]
-        for m in range(c):
-            j = hist[slot, qoff + m]
-            y2b = ytr[1, yo + j]
-            gj = gain[yo + j]
-            for cc in range(col_ptr[coloff + j], col_ptr[coloff + j + 1]):
-                k = col_syn[cc]
-                i = syn_pre[k]
-                if het:
-                    x1 = hx[0, hoff + ((n - syn_delay[k]) % R) * npre + i]
-                else:
-                    x1 = xtr[0, xo + i]
-                wn = _ltp(w[k], x1 * gj, y2b, a2p, a3p, wmin, wmax, mult, mu)
-                w[k] = wn
-                if wn != wn:
-                    _note_weight(err, errv, n, q, k, w)
-            _jump(ytr, yo + j, neary)
-
-
-@nb.njit(**_INNER)
+@nb.njit(**_STEP)
 def _phase_record_spikes(n, slot, pop_i, hist, hist_cnt, rec_mask, spk_t, spk_i, spk_n):
     k = spk_n[0]
     for p in range(pop_i.shape[0]):

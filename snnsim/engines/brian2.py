@@ -80,7 +80,7 @@ import numba as nb
 import numpy as np
 
 from ..errors import EngineError, EngineUnavailableError, ParameterError
-from ..plan import check_builtin_neurons
+from ..plan import check_builtin_neurons, check_builtin_rules
 from ..plan import (KIND_COND, KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_BIAS, PF_CE, PF_CI,
                     PF_DTTAU, PF_EE, PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA,
                     PF_THPLUS, PF_VRESET, PF_VREST, PF_VTH, PI_ADAPT, PI_FROZEN, PI_KIND, PI_N,
@@ -329,6 +329,7 @@ class Brian2Engine:
                                              'install "snnsim[brian2]" (or target="numpy")') from exc
         del b2
         check_builtin_neurons(plan, "brian2")
+        check_builtin_rules(plan, "brian2")
         return Brian2Simulation(plan, target, poisson)
 
 

@@ -56,7 +56,7 @@ import warnings
 import numpy as np
 
 from ..errors import EngineError, EngineUnavailableError, NetworkError, ParameterError
-from ..plan import check_builtin_neurons
+from ..plan import check_builtin_neurons, check_builtin_rules
 from ..plan import (KIND_POISSON, KIND_SOURCE, PI_KIND, PI_N, PI_OFF,
                     PI_REDRAW, PI_SRC_HI, PI_SRC_PTR, QI_COLOFF, QI_NORM_EVERY, QI_PLASTIC,
                     QI_POST, QI_RULE, QI_TMODE, S_BIAS, S_GE, S_GI, S_LOGQ, S_P, S_THETA, S_V,
@@ -340,6 +340,7 @@ class CudaEngine:
 
     def prepare(self, plan, **options) -> "CudaSimulation":
         check_builtin_neurons(plan, "cuda")
+        check_builtin_rules(plan, "cuda")
         return CudaSimulation(plan, **options)
 
 

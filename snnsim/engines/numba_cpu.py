@@ -49,7 +49,8 @@ class NumbaSimulation:
         self.err = np.zeros(5, dtype=np.int64)
         self.errv = np.zeros(1)
         self.variants, self.pvar = _numba_gen.variants_of(plan)
-        self.kernels = _numba_gen.build(self.variants)
+        self.rules, self.qvar = _numba_gen.rules_of(plan)
+        self.kernels = _numba_gen.build(self.variants, self.rules)
         self._kp, self._kp_version = None, None
 
     def pull(self) -> None:
@@ -79,8 +80,9 @@ class NumbaSimulation:
         # builder bumps plan.version whenever it changes the plan)
         if self._kp_version != p.version:
             self._kp = _numba_gen.param_table(p, self.variants, self.pvar)
+            self._kq = _numba_gen.rule_table(p, self.rules, self.qvar)
             self._kp_version = p.version
-        kp = self._kp
+        kp, kq = self._kp, self._kq
         loop = self.kernels.run_loop_par if parallel else self.kernels.run_loop
         done = 0
         while True:  # at least one call, so that run(0) compiles or loads the kernels
@@ -93,7 +95,7 @@ class NumbaSimulation:
                            spec.rec_per_step, rec.spk_t, rec.spk_i, rec.spk_n, spec.srec_var,
                            spec.srec_idx, spec.srec_every, rec.srec_off, rec.srec_out,
                            spec.rrec_pop, rec.rrec_out, rec.base, p.flag, self.whead, self.wlink,
-                           self.err, self.errv, kp, self.pvar)
+                           self.err, self.errv, kp, self.pvar, kq, self.qvar)
             p.step[0] += k
             done += k
             if self.err[0] != 0:

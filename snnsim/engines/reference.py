@@ -58,7 +58,7 @@ import math
 import numpy as np
 
 from ..errors import ParameterError
-from ..plan import check_builtin_neurons
+from ..plan import check_builtin_neurons, check_builtin_rules
 from ..plan import (KIND_CUR, KIND_POISSON, KIND_SOURCE, PF_BIAS, PF_CE, PF_CI, PF_DTTAU, PF_EE,
                     PF_EI, PF_KE, PF_KI, PF_PE, PF_PI, PF_PM, PF_PTHETA, PF_THPLUS, PF_VRESET,
                     PF_VREST, PF_VTH, PI_FROZEN, PI_KIND, PI_N, PI_OFF, PI_REDRAW, PI_REF,
@@ -165,6 +165,7 @@ class ReferenceEngine:
             raise ParameterError(f"reference engine takes no options, got "
                                  f"{', '.join(sorted(options))}")
         check_builtin_neurons(plan, "reference")
+        check_builtin_rules(plan, "reference")
         return ReferenceSimulation(plan)
 
 
