@@ -190,3 +190,24 @@ def test_engines_without_compiled_models_refuse_a_user_step(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("usermodel2", None)
+
+
+def test_helpers_of_the_same_name_from_two_models_stay_apart():
+    """Two models whose step functions call different helpers that share a name."""
+    src = "def helper(x):\n    return x * {k}\n\ndef update(v, i_e, i_i, p):\n    return helper(v), i_e, i_i\n"
+    import importlib.util
+    import tempfile
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, k in (("mod_a", 2.0), ("mod_b", 3.0)):
+            path = Path(d) / f"{name}.py"
+            path.write_text(src.format(k=k))
+            spec = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            out.append(_codegen.copy_functions({f"_upd{len(out)}": mod.update}, name,
+                                               prefix=f"n{len(out)}"))
+    text = "\n".join(out[0][1] + out[1][1])
+    assert "x * 2.0" in text and "x * 3.0" in text
+    helpers = [line.split("(")[0][4:] for line in text.splitlines() if line.startswith("def _n")]
+    assert len(helpers) == 2 and len(set(helpers)) == 2, helpers

@@ -105,8 +105,8 @@ def _function_def(func, owner: str) -> ast.FunctionDef:
     return fdef
 
 
-def copy_functions(roots: dict[str, object], owner: str, substitute: dict | None = None
-                   ) -> tuple[list[str], list[str]]:
+def copy_functions(roots: dict[str, object], owner: str, substitute: dict | None = None,
+                   prefix: str = "") -> tuple[list[str], list[str]]:
     """Source of the functions ``roots`` (new name -> function) and of what they call.
 
     Returns ``(header_lines, function_sources)``: imports and constants the functions need,
@@ -116,7 +116,9 @@ def copy_functions(roots: dict[str, object], owner: str, substitute: dict | None
     are copied (renamed, recursively), compiled functions (Numba dispatchers) are imported from
     their module, and any object in ``substitute`` (object -> import line binding the name
     ``{name}``) is replaced by that import (e.g. :func:`snnsim.neurons.mathfn.vexp` by the
-    engine's compiled version).  Anything else raises
+    engine's compiled version).  Copied helpers are named ``_<prefix>u<k>_<name>``: give each
+    call on one module its own ``prefix``, so that helpers of the same name from different
+    models cannot replace each other.  Anything else raises
     :class:`~snnsim.errors.UnsupportedModelError` naming ``owner``, the function and the name.
     """
     substitute = substitute or {}
@@ -127,7 +129,7 @@ def copy_functions(roots: dict[str, object], owner: str, substitute: dict | None
 
     def new_name(func) -> str:
         counter[0] += 1
-        return f"_u{counter[0]}_{func.__name__}"
+        return f"_{prefix}u{counter[0]}_{func.__name__}"
 
     def copy(func, name: str) -> str:
         copied[id(func)] = name

@@ -8,8 +8,9 @@ non-finite values counted, so that LLVM vectorises it), the reset of the flagged
 and the search for a neuron's first non-finite variable.  A dispatch over the populations
 and the time loop (``run_loop``; ``run_loop_par`` spreads the update loops over threads)
 complete the module, which :func:`snnsim.engines._codegen.load_module` caches on disk.
-Everything else a step does (delivery, plasticity, inputs, recording) is in
-:mod:`snnsim.engines._numba_kernels`, compiled once for all networks.
+Delivery and plasticity are generated too, from each plasticity rule's weight updates
+(:class:`~snnsim.plasticity.RuleKernel`).  The rest of a step (trace decay, inputs,
+recording) is in :mod:`snnsim.engines._numba_kernels`, inlined at Numba IR level.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _variant_source(j: int, v: Variant) -> list[str]:
     k = v.kernel
     owner = f"neuron model {k.name!r}"
     header, funcs = _codegen.copy_functions(
-        {f"_upd{j}": k.update, f"_thr{j}": k.threshold, f"_rst{j}": k.reset}, owner, _SUBSTITUTE)
+        {f"_upd{j}": k.update, f"_thr{j}": k.threshold, f"_rst{j}": k.reset}, owner, _SUBSTITUTE,
+        prefix=f"n{j}")
     S = k.state
     rows = v.rows
     pn = v.per_neuron
@@ -202,7 +204,8 @@ def _rule_source(j: int, k) -> list[str]:
     """Per-synapse loops of rule kernel ``k``: depression at arrival (with transmission), at
     emission, and potentiation at a postsynaptic spike, for one projection ``q``."""
     header, funcs = _codegen.copy_functions({f"_dep{j}": k.depress, f"_pot{j}": k.potentiate},
-                                            f"plasticity rule {k.name!r}", _SUBSTITUTE)
+                                            f"plasticity rule {k.name!r}", _SUBSTITUTE,
+                                            prefix=f"r{j}")
     pt = f"_R{j}({', '.join(f'kq[q, {c}]' for c in range(len(k.params)))})"
     return header + [""] + funcs + ["", f"_R{j} = namedtuple('_R{j}', {list(k.params)!r})",
                                     _RULE_LOOPS.format(j=j, pt=pt)]
