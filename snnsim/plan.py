@@ -131,6 +131,15 @@ class Plan:
     def t(self) -> float:
         return float(self.step[0]) * self.dt
 
+    def set_frozen(self, p: int, frozen: bool) -> None:
+        """Freeze or release population ``p``'s adaptive threshold, in the flat column and in
+        its lowered parameters (``frozen``), the two places engines read it from."""
+        self.pop_i[p, PI_FROZEN] = int(frozen)
+        low = self.lowered[p] if p < len(self.lowered) else None
+        if low is not None and "frozen" in low:
+            low["frozen"] = float(bool(frozen))
+        self.version += 1
+
 
 # pop_f column of each lowered parameter of a LIF-family population (the flat layout that the
 # engines other than numba still read; the numba engine reads the lowered dict by name)
@@ -141,12 +150,13 @@ _PF_OF = {"v_rest": PF_VREST, "v_reset": PF_VRESET, "v_th": PF_VTH, "pm": PF_PM,
 PARAM_ROWS = {"bias": S_BIAS}
 
 
-def _neuron_params(model, dt: float) -> tuple[int, list[float], int]:
+def _neuron_params(model, dt: float, low: dict | None = None) -> tuple[int, list[float], int]:
     """Kernel parameters of a LIF-type population: (kind, pop_f row, refractory steps),
-    packed from the model's own lowering (:meth:`~snnsim.neurons.LIF.lower`)."""
+    packed from the model's own lowering ``low`` (:meth:`~snnsim.neurons.LIF.lower`, computed
+    here if not given)."""
     from .synapses import Conductance
 
-    low = model.lower(dt)
+    low = model.lower(dt) if low is None else low
     row = [0.0] * N_PF
     for name, col in _PF_OF.items():
         if name in low and not np.ndim(low[name]):
@@ -238,7 +248,7 @@ def build_plan(net) -> Plan:
             pop_i[p, PI_SRC_HI] = e_off + steps.size
             e_off += steps.size
         else:
-            kind, row, ref_steps = _neuron_params(m, dt)
+            kind, row, ref_steps = _neuron_params(m, dt, lowered[-1])
             pop_i[p, PI_KIND] = kind
             pop_i[p, PI_REF] = ref_steps
             pop_i[p, PI_ADAPT] = int(getattr(m, "adaptive", False))
@@ -248,7 +258,9 @@ def build_plan(net) -> Plan:
                 pop_i[p, PI_BIASARR] = 1
             else:
                 pop_f[p, PF_BIAS] = float(bias)
-        pop._copy_state_into(st[:, lo:hi], ref[lo:hi], nxt[lo:hi], pop_i[p], rows)
+        pop._copy_state_into(st[:, lo:hi], ref[lo:hi], nxt[lo:hi], pop_i[p], rows, lowered[-1])
+        if lowered[-1] is not None and "frozen" in lowered[-1]:  # the population's, not the record's
+            lowered[-1]["frozen"] = float(pop_i[p, PI_FROZEN])
         rng[p] = pop._rng_state
 
     prj_i = np.zeros((Q, N_QI), dtype=np.int64)

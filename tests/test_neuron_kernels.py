@@ -19,15 +19,9 @@ from snnsim.engines import _codegen, _numba_gen
 from snnsim.errors import UnsupportedModelError
 from snnsim.units import mV, ms
 
+from test_param_bounds import _k_exact  # the 80-digit propagator
+
 DT = 0.1 * ms
-
-
-def closed_form_k(dt, tau_m, tau_s):
-    """K = tau_s / (tau_s - tau_m) (exp(-dt/tau_s) - exp(-dt/tau_m)), in 60-digit decimals."""
-    from decimal import Decimal, getcontext
-    getcontext().prec = 60
-    d, tm, ts = Decimal(dt), Decimal(tau_m), Decimal(tau_s)
-    return float(ts / (ts - tm) * ((-d / ts).exp() - (-d / tm).exp()))
 
 
 @pytest.mark.parametrize("dt", [0.05 * ms, 0.1 * ms, 1 * ms])
@@ -38,8 +32,8 @@ def test_lif_lowering_matches_closed_forms(dt):
     assert low["pm"] == pytest.approx(math.exp(-dt / (20 * ms)), rel=1e-15)
     assert low["pe"] == pytest.approx(math.exp(-dt / (5 * ms)), rel=1e-15)
     assert low["pi"] == pytest.approx(math.exp(-dt / (10 * ms)), rel=1e-15)
-    assert low["ke"] == pytest.approx(closed_form_k(dt, 20 * ms, 5 * ms), rel=1e-13)
-    assert low["ki"] == pytest.approx(closed_form_k(dt, 20 * ms, 10 * ms), rel=1e-13)
+    assert low["ke"] == pytest.approx(_k_exact(5 * ms, 20 * ms, dt), rel=1e-13)
+    assert low["ki"] == pytest.approx(_k_exact(10 * ms, 20 * ms, dt), rel=1e-13)
     assert low["ref_steps"] == round(5 * ms / dt)
     assert (low["v_rest"], low["v_reset"], low["v_th"]) == (-49 * mV, -60 * mV, -50 * mV)
     assert low["p_theta"] == 1.0 and low["theta_plus"] == 0.0

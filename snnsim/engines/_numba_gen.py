@@ -104,9 +104,7 @@ def rule_table(plan, rules, qvar) -> np.ndarray:
 
 def param_table(plan, variants, pvar) -> np.ndarray:
     """float64[P, K]: each neuron population's scalar parameters in its kernel's order, as they
-    stand now (``frozen`` follows the population's ``theta_frozen``, kept in the plan's
-    ``PI_FROZEN`` column by the builder)."""
-    from ..plan import PI_FROZEN
+    stand now (``Plan.set_frozen`` keeps ``frozen`` current)."""
     width = max([len(v.kernel.params) for v in variants] + [1])
     kp = np.zeros((len(plan.models), width))
     for p, j in enumerate(pvar):
@@ -115,9 +113,7 @@ def param_table(plan, variants, pvar) -> np.ndarray:
         low = plan.lowered[p]
         per = variants[j].per_neuron
         for c, name in enumerate(variants[j].kernel.params):
-            if name == "frozen":
-                kp[p, c] = float(plan.pop_i[p, PI_FROZEN])
-            elif name not in per:
+            if name not in per:
                 kp[p, c] = low[name]
     return kp
 

@@ -386,7 +386,7 @@ def _restore_population(s: h5py.Group, plan, p: int, pop, step: int) -> None:
     pos = _int(s, "source_pos", 0, passed)
     plan.pop_i[p, _p.PI_SRC_PTR] = e_lo + pos
     plan.pop_i[p, _p.PI_REDRAW] = int(redraw)
-    plan.pop_i[p, _p.PI_FROZEN] = int(frozen)
+    plan.set_frozen(p, frozen)
 
 
 def _read_generator(g: h5py.Group, rng: np.random.Generator) -> None:

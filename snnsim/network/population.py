@@ -128,8 +128,7 @@ class Population:
             raise NetworkError(f"population {self.name!r} has no adaptive threshold")
         self._frozen = bool(value)
         if self._plan is not None:
-            self._plan.pop_i[self.index, _p.PI_FROZEN] = int(self._frozen)
-            self._plan.version += 1
+            self._plan.set_frozen(self.index, self._frozen)
 
     # -- state ----------------------------------------------------------------------------
     def _row(self, name: str) -> int:
@@ -208,9 +207,10 @@ class Population:
                 self.set_state(allow_negative=allow_negative, **{name: arr})
 
     # -- plan binding -------------------------------------------------------------------------
-    def _copy_state_into(self, st, ref, nxt, pop_i_row, rows) -> None:
+    def _copy_state_into(self, st, ref, nxt, pop_i_row, rows, low) -> None:
         """Fill this population's block of a new plan (from the old plan, or initial values);
-        ``rows``: the new plan's state rows by name."""
+        ``rows``: the new plan's state rows by name, ``low``: this population's lowered
+        parameters in it (None for inputs)."""
         if self._plan is not None:
             old = self._plan
             lo, hi = self._lo, self._lo + self.n
@@ -225,17 +225,15 @@ class Population:
             pop_i_row[_p.PI_SRC_PTR] = pop_i_row[_p.PI_SRC_LO] + (oi[_p.PI_SRC_PTR] - oi[_p.PI_SRC_LO])
             self._rng_state = old.rng[self._old_index].copy()
         else:
-            self._fill_initial(st, ref, pop_i_row, keep=(), rows=rows)
+            self._fill_initial(st, ref, pop_i_row, keep=(), rows=rows, low=low)
         pop_i_row[_p.PI_FROZEN] = int(self._frozen)
 
-    def _fill_initial(self, st, ref, pop_i_row, keep, rows=None) -> None:
+    def _fill_initial(self, st, ref, pop_i_row, keep, rows=None, low=None) -> None:
         if not self.is_input:
             # a per-neuron parameter (bias) lives in its row of st; a scalar one in the
             # population's parameters, so the row stays zero then
             if rows is None:  # a reset: the plan has the lowered parameters
                 rows, low = self._plan.rows, self._plan.lowered[self.index]
-            else:             # a new plan
-                low = self.model.lower(self.network.dt)
             for name, row in _p.PARAM_ROWS.items():
                 st[row] = low[name] if np.ndim(low.get(name, 0.0)) else 0.0
             for name in self.variables:
